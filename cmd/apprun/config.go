@@ -1,0 +1,141 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/apprun/apprun/spec"
+)
+
+// serverConfig is the server's settings: defaults, then the config file
+// (configs/apprun.yaml documents every field), then APPRUN_* environment
+// variables, then flags. Every field has a default that serves one machine
+// with nothing installed but Docker.
+type serverConfig struct {
+	// DataDir holds the database, the secrets key and (later) certificates
+	// and build caches.
+	DataDir string `yaml:"dataDir"`
+	// APIAddr is where the HTTP API listens; loopback by default, since the
+	// API can change everything.
+	APIAddr string `yaml:"apiAddr"`
+	// HTTPAddr is where the router listens for the apps' traffic.
+	HTTPAddr string `yaml:"httpAddr"`
+	// AppsDomain: each service answers at <service>.<AppsDomain>. The default
+	// "localhost" needs no DNS: browsers and curl resolve *.localhost to
+	// loopback.
+	AppsDomain string `yaml:"appsDomain"`
+	// LogLevel is debug, info, warn or error; LogFormat is text or json.
+	LogLevel  string `yaml:"logLevel"`
+	LogFormat string `yaml:"logFormat"`
+	// ShutdownTimeout bounds how long in-flight requests may finish after
+	// SIGTERM.
+	ShutdownTimeout time.Duration `yaml:"shutdownTimeout"`
+}
+
+func defaultDataDir(getenv func(string) string) string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/apprun"
+	}
+	if d := getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "apprun")
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".local", "share", "apprun")
+	}
+	return "apprun-data"
+}
+
+func defaultServerConfig(getenv func(string) string) serverConfig {
+	return serverConfig{
+		DataDir:         defaultDataDir(getenv),
+		APIAddr:         "127.0.0.1:8700",
+		HTTPAddr:        "127.0.0.1:8080",
+		AppsDomain:      "localhost",
+		LogLevel:        "info",
+		LogFormat:       "text",
+		ShutdownTimeout: 30 * time.Second,
+	}
+}
+
+// loadServerConfig layers the config file and the environment over the
+// defaults. Flags are applied by the caller.
+func loadServerConfig(path string, getenv func(string) string) (serverConfig, error) {
+	c := defaultServerConfig(getenv)
+	if path == "" {
+		path = getenv("APPRUN_CONFIG")
+	}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("reading config: %w", err)
+		}
+		if err := spec.UnmarshalYAML(data, &c); err != nil {
+			return c, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	for env, dst := range map[string]*string{
+		"APPRUN_DATA_DIR":    &c.DataDir,
+		"APPRUN_API_ADDR":    &c.APIAddr,
+		"APPRUN_HTTP_ADDR":   &c.HTTPAddr,
+		"APPRUN_APPS_DOMAIN": &c.AppsDomain,
+		"APPRUN_LOG_LEVEL":   &c.LogLevel,
+		"APPRUN_LOG_FORMAT":  &c.LogFormat,
+	} {
+		if v := getenv(env); v != "" {
+			*dst = v
+		}
+	}
+	return c, nil
+}
+
+// Validate returns every problem with the config.
+func (c serverConfig) Validate() error {
+	var ps spec.Problems
+	if c.DataDir == "" {
+		ps.Add("dataDir", "must not be empty")
+	}
+	for field, addr := range map[string]string{"apiAddr": c.APIAddr, "httpAddr": c.HTTPAddr} {
+		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+			ps.Add(field, "%q is not HOST:PORT", addr)
+		}
+	}
+	if c.AppsDomain != "localhost" {
+		if err := spec.ValidateHostname(c.AppsDomain); err != nil {
+			ps.Add("appsDomain", "%v", err)
+		}
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		ps.Add("logLevel", "%v", err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		ps.Add("logFormat", "must be text or json, got %q", c.LogFormat)
+	}
+	if c.ShutdownTimeout <= 0 {
+		ps.Add("shutdownTimeout", "must be positive, got %s", c.ShutdownTimeout)
+	}
+	return ps.Err()
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
+		return l, errors.New("must be debug, info, warn or error")
+	}
+	return l, nil
+}
+
+// serviceURL is where a service answers through the router.
+func (c serverConfig) serviceURL(name string) string {
+	_, port, _ := net.SplitHostPort(c.HTTPAddr)
+	host := name + "." + c.AppsDomain
+	if port != "80" {
+		host += ":" + port
+	}
+	return "http://" + host
+}

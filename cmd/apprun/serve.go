@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/apprun/apprun/store"
+	"github.com/apprun/apprun/web"
+)
+
+func newServeCmd(g *globals) *cobra.Command {
+	var configPath string
+	var over serverConfig
+	var saveLogin bool
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the apprun platform (API and router) on this machine",
+		Long: `Run the apprun control plane: the HTTP API (loopback by default) and the
+router for the apps' traffic. Settings come from defaults, then --config
+(see configs/apprun.yaml), then APPRUN_* environment variables, then flags.
+
+On first start it creates an admin API token and prints it once.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadServerConfig(configPath, g.getenv)
+			if err != nil {
+				return err
+			}
+			fl := cmd.Flags()
+			for flag, pair := range map[string][2]*string{
+				"data-dir":    {&cfg.DataDir, &over.DataDir},
+				"api-addr":    {&cfg.APIAddr, &over.APIAddr},
+				"http-addr":   {&cfg.HTTPAddr, &over.HTTPAddr},
+				"apps-domain": {&cfg.AppsDomain, &over.AppsDomain},
+				"log-level":   {&cfg.LogLevel, &over.LogLevel},
+				"log-format":  {&cfg.LogFormat, &over.LogFormat},
+			} {
+				if fl.Changed(flag) {
+					*pair[0] = *pair[1]
+				}
+			}
+			if err := cfg.Validate(); err != nil {
+				return usageErrorf("invalid server config: %v", err)
+			}
+			return serve(cmd.Context(), g, cfg, saveLogin)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&configPath, "config", "", "server config file (env APPRUN_CONFIG); see configs/apprun.yaml")
+	fl.StringVar(&over.DataDir, "data-dir", "", "data directory (env APPRUN_DATA_DIR; default /var/lib/apprun as root, else ~/.local/share/apprun)")
+	fl.StringVar(&over.APIAddr, "api-addr", "", "API listen address (env APPRUN_API_ADDR; default 127.0.0.1:8700)")
+	fl.StringVar(&over.HTTPAddr, "http-addr", "", "router listen address for app traffic (env APPRUN_HTTP_ADDR; default 127.0.0.1:8080)")
+	fl.StringVar(&over.AppsDomain, "apps-domain", "", "apps answer at <service>.<apps-domain> (env APPRUN_APPS_DOMAIN; default localhost)")
+	fl.StringVar(&over.LogLevel, "log-level", "", "debug, info, warn or error (env APPRUN_LOG_LEVEL)")
+	fl.StringVar(&over.LogFormat, "log-format", "", "text or json (env APPRUN_LOG_FORMAT)")
+	fl.BoolVar(&saveLogin, "save-cli-login", true, "on first start, save the admin token for this user's CLI if it has no login yet")
+	return cmd
+}
+
+func newLogger(cfg serverConfig, g *globals) *slog.Logger {
+	level, _ := parseLevel(cfg.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(g.io.err, opts))
+	}
+	return slog.New(slog.NewTextHandler(g.io.err, opts))
+}
+
+// serve runs until ctx is cancelled (SIGINT/SIGTERM), then stops accepting
+// and gives in-flight requests up to ShutdownTimeout to finish.
+func serve(ctx context.Context, g *globals, cfg serverConfig, saveLogin bool) error {
+	log := newLogger(cfg, g)
+	start := time.Now()
+	st, err := store.Open(ctx, store.Config{DataDir: cfg.DataDir}, log.With("component", "store"))
+	if err != nil {
+		return fmt.Errorf("opening the store in %s: %w", cfg.DataDir, err)
+	}
+	defer st.Close()
+
+	apiURL := "http://" + cfg.APIAddr
+	if err := firstStart(ctx, g, st, apiURL, saveLogin); err != nil {
+		return err
+	}
+
+	api, err := web.New(web.Config{ServiceURL: cfg.serviceURL, Version: version}, st, log.With("component", "api"))
+	if err != nil {
+		return fmt.Errorf("setting up the API: %w", err)
+	}
+	apiLn, err := net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
+		return fmt.Errorf("API address: %w", err)
+	}
+	httpLn, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		apiLn.Close()
+		return fmt.Errorf("router address: %w", err)
+	}
+	servers := []*http.Server{
+		{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
+		{Handler: placeholderRouter(cfg.AppsDomain), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
+	}
+	listeners := []net.Listener{apiLn, httpLn}
+	log.Info("apprun is serving", "api", "http://"+apiLn.Addr().String(), "router", "http://"+httpLn.Addr().String(),
+		"apps_domain", cfg.AppsDomain, "data_dir", cfg.DataDir, "startup", time.Since(start).Round(time.Millisecond))
+
+	eg, egCtx := errgroup.WithContext(ctx)
+	for i := range servers {
+		srv, ln := servers[i], listeners[i]
+		eg.Go(func() error {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+	}
+	eg.Go(func() error {
+		<-egCtx.Done()
+		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		var errs []error
+		for _, srv := range servers {
+			errs = append(errs, srv.Shutdown(sctx))
+		}
+		return errors.Join(errs...)
+	})
+	if err := eg.Wait(); err != nil {
+		return fmt.Errorf("serving: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// firstStart creates the first admin token when the store has none, prints
+// it once, and (if asked and this user's CLI has no login yet) saves it so
+// the CLI works at once on this machine.
+func firstStart(ctx context.Context, g *globals, st store.Store, apiURL string, saveLogin bool) error {
+	n, err := st.CountTokens(ctx)
+	if err != nil {
+		return fmt.Errorf("counting tokens: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	plain, _, err := st.CreateToken(ctx, "admin")
+	if err != nil {
+		return fmt.Errorf("creating the first admin token: %w", err)
+	}
+	fmt.Fprintf(g.io.out, "First start: created an admin API token. It is shown once; keep it safe:\n\n    %s\n\n", plain)
+	saved := ""
+	if saveLogin {
+		if path, err := g.cliConfigPath(); err == nil {
+			if _, statErr := os.Stat(path); errors.Is(statErr, os.ErrNotExist) {
+				if err := writeCLIConfig(path, cliConfig{Server: apiURL, Token: plain}); err == nil {
+					saved = path
+				}
+			}
+		}
+	}
+	if saved != "" {
+		fmt.Fprintf(g.io.out, "The CLI on this machine is logged in with it (saved to %s).\n", saved)
+	} else {
+		fmt.Fprintf(g.io.out, "Log the CLI in with:\n\n    apprun login --server %s --token %s\n\n", apiURL, plain)
+	}
+	return nil
+}
+
+// placeholderRouter answers app traffic until the router exists: it names
+// the host it could not route, so a user sees why.
+func placeholderRouter(appsDomain string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintf(w, "apprun: no service answers at %q (services answer at <name>.%s)\n", r.Host, appsDomain)
+	})
+}

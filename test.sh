@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: formatting, go vet, staticcheck, every
+# test with the race detector (tests that need Docker use the real engine),
+# then each fuzz target for a short while.
+#
+#   ./test.sh                 everything
+#   FUZZTIME=1m ./test.sh     fuzz longer
+#   SKIP_FUZZ=1 ./test.sh     no fuzzing
+set -euo pipefail
+cd "$(dirname "$0")"
+export GOFLAGS="${GOFLAGS:-} -mod=mod"
+start=$(date +%s)
+step() { printf '\n== %s (%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
+
+step "gofmt"
+unformatted=$(gofmt -l $(find . -name '*.go' -not -path './.git/*'))
+if [ -n "$unformatted" ]; then
+  echo "not gofmt-clean:"; echo "$unformatted"; exit 1
+fi
+
+step "go vet"
+go vet ./...
+
+step "staticcheck"
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+step "go test -race"
+go test -race -count=1 -timeout 25m ./...
+
+if [ -z "${SKIP_FUZZ:-}" ]; then
+  # Every Fuzz* target in the tree, each for FUZZTIME (the seed corpora
+  # already ran above as ordinary tests).
+  grep -rl --include='*_test.go' '^func Fuzz' . | while read -r f; do
+    dir=$(dirname "$f")
+    for target in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" | sed 's/^func //'); do
+      step "fuzz $dir $target"
+      go test -run='^$' -fuzz="^${target}\$" -fuzztime="${FUZZTIME:-10s}" "$dir"
+    done
+  done
+fi
+step "all passed"

@@ -1,0 +1,59 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// DefaultBodyLimit bounds a request body. Every body the API accepts is a
+// small JSON object or an apprun.yaml; 1 MiB leaves room for large env maps
+// while keeping a hostile client from making the server buffer gigabytes.
+const DefaultBodyLimit = 1 << 20
+
+// Config is the API server's configuration. The zero value is usable after
+// SetDefaults.
+type Config struct {
+	// BodyLimit is the largest request body accepted, in bytes; a larger
+	// one is answered 413 before the handler runs (or as soon as the limit
+	// is crossed, for a body without Content-Length). 0 means
+	// DefaultBodyLimit.
+	BodyLimit int64
+	// Registry receives the HTTP metrics and the Go and process collectors,
+	// and is what GET /metrics serves. nil means a new registry, so that
+	// tests and several servers in one process do not collide on the global
+	// default registry.
+	Registry *prometheus.Registry
+	// ServiceURL, when set, returns the public URL of a service
+	// ("https://web.apps.example.com"); service responses then carry it as
+	// "url". It lives here rather than in the store because the apps domain
+	// is a server setting, not a property of the service.
+	ServiceURL func(name string) string
+	// Version is the apprun version, reported by /healthz so that an
+	// operator can tell which build answers. (The OpenAPI document's
+	// info.version is the API's version, v1, not the binary's.)
+	Version string
+}
+
+// SetDefaults fills every zero field with its default.
+func (c *Config) SetDefaults() {
+	if c.BodyLimit == 0 {
+		c.BodyLimit = DefaultBodyLimit
+	}
+	if c.Registry == nil {
+		c.Registry = prometheus.NewRegistry()
+	}
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	var errs []error
+	if c.BodyLimit < 0 {
+		errs = append(errs, fmt.Errorf("web: BodyLimit must not be negative, got %d", c.BodyLimit))
+	}
+	if c.Registry == nil {
+		errs = append(errs, errors.New("web: Registry must be set (call SetDefaults)"))
+	}
+	return errors.Join(errs...)
+}
