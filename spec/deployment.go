@@ -56,7 +56,9 @@ var next = map[DeploymentState]DeploymentState{
 // step before routed. Once routed, the new revision serves: failing then
 // would leave nothing serving, so the deployment always finishes draining.
 func (s DeploymentState) CanTransition(to DeploymentState) bool {
-	if s.Final() {
+	// An unknown state (a corrupt row, an empty string) goes nowhere; without
+	// this, next[s] is "" for it and "" → "" or "bogus" → failed would pass.
+	if s.Final() || !s.Valid() || !to.Valid() {
 		return false
 	}
 	if next[s] == to {

@@ -28,7 +28,7 @@ func ValidateName(s string) error {
 	return nil
 }
 
-// hostnameRE is one label of a hostname (letters, digits, hyphens inside).
+// hostnameLabelRE is one label of a hostname (letters, digits, hyphens inside).
 var hostnameLabelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // ValidateHostname reports why s is not a fully qualified hostname usable as a
@@ -52,6 +52,11 @@ func ValidateHostname(s string) error {
 		if !hostnameLabelRE.MatchString(l) {
 			return fmt.Errorf("%q is not a hostname: label %q is not a DNS label", s, l)
 		}
+	}
+	// An all-numeric last label is an IP address (or no real name): no
+	// certificate authority will issue for it.
+	if strings.Trim(labels[len(labels)-1], "0123456789") == "" {
+		return fmt.Errorf("%q is not a hostname: the last label is numeric (an IP address?)", s)
 	}
 	return nil
 }

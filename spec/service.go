@@ -144,7 +144,7 @@ func (s Scaling) Validate() Problems {
 	if s.MaxInstances < 1 || s.MaxInstances > MaxInstancesLimit {
 		ps.Add("maxInstances", "must be between 1 and %d, got %d", MaxInstancesLimit, s.MaxInstances)
 	}
-	if s.MaxInstances < s.MinInstances {
+	if len(ps) == 0 && s.MaxInstances < s.MinInstances {
 		ps.Add("maxInstances", "must be at least minInstances (%d), got %d", s.MinInstances, s.MaxInstances)
 	}
 	return ps
@@ -181,8 +181,8 @@ func (h HealthCheck) Validate() Problems {
 	if h.Protocol != ProtocolTCP && h.Protocol != ProtocolHTTP {
 		ps.Add("protocol", "must be %q or %q, got %q", ProtocolTCP, ProtocolHTTP, h.Protocol)
 	}
-	if !strings.HasPrefix(h.Path, "/") || len(h.Path) > 1024 {
-		ps.Add("path", "must start with '/' and be at most 1024 characters, got %q", h.Path)
+	if !strings.HasPrefix(h.Path, "/") || strings.HasPrefix(h.Path, "//") || len(h.Path) > 1024 {
+		ps.Add("path", "must start with a single '/' and be at most 1024 characters, got %q", h.Path)
 	} else if u, err := url.ParseRequestURI(h.Path); err != nil || u.Host != "" || strings.ContainsAny(h.Path, " \r\n\t") {
 		ps.Add("path", "must be an absolute URL path, got %q", h.Path)
 	}
@@ -235,7 +235,6 @@ type Source struct {
 // DefaultSource deploys branch main, automatically.
 func DefaultSource() Source { return Source{Branch: "main", AutoDeploy: true} }
 
-
 // Validate returns every problem with the source settings.
 func (s Source) Validate() Problems {
 	var ps Problems
@@ -277,7 +276,12 @@ func ValidateBranch(b string) error {
 			return fmt.Errorf("%q is not a valid branch name: %q is not allowed", b, r)
 		}
 	}
-	if strings.HasPrefix(b, ".") {
+	for _, part := range strings.Split(b, "/") {
+		if strings.HasPrefix(part, ".") || strings.HasSuffix(part, ".lock") {
+			return fmt.Errorf("%q is not a valid branch name: a component starts with '.' or ends with '.lock'", b)
+		}
+	}
+	if b == "HEAD" {
 		return fmt.Errorf("%q is not a valid branch name", b)
 	}
 	return nil
