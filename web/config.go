@@ -12,6 +12,9 @@ import (
 // while keeping a hostile client from making the server buffer gigabytes.
 const DefaultBodyLimit = 1 << 20
 
+// DefaultArchiveLimit bounds an uploaded source archive (compressed).
+const DefaultArchiveLimit = 256 << 20
+
 // Config is the API server's configuration. The zero value is usable after
 // SetDefaults.
 type Config struct {
@@ -20,6 +23,11 @@ type Config struct {
 	// is crossed, for a body without Content-Length). 0 means
 	// DefaultBodyLimit.
 	BodyLimit int64
+	// ArchiveLimit is the largest source archive accepted (the routes that
+	// take one); 0 means DefaultArchiveLimit.
+	ArchiveLimit int64
+	// Builder builds uploaded sources; nil answers those routes 503.
+	Builder Builder
 	// Registry receives the HTTP metrics and the Go and process collectors,
 	// and is what GET /metrics serves. nil means a new registry, so that
 	// tests and several servers in one process do not collide on the global
@@ -41,6 +49,9 @@ func (c *Config) SetDefaults() {
 	if c.BodyLimit == 0 {
 		c.BodyLimit = DefaultBodyLimit
 	}
+	if c.ArchiveLimit == 0 {
+		c.ArchiveLimit = DefaultArchiveLimit
+	}
 	if c.Registry == nil {
 		c.Registry = prometheus.NewRegistry()
 	}
@@ -49,6 +60,9 @@ func (c *Config) SetDefaults() {
 // Validate reports a configuration that cannot work.
 func (c Config) Validate() error {
 	var errs []error
+	if c.ArchiveLimit < 0 {
+		errs = append(errs, fmt.Errorf("web: ArchiveLimit must not be negative, got %d", c.ArchiveLimit))
+	}
 	if c.BodyLimit < 0 {
 		errs = append(errs, fmt.Errorf("web: BodyLimit must not be negative, got %d", c.BodyLimit))
 	}

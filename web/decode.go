@@ -23,11 +23,15 @@ import (
 func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		if req.ContentLength > s.cfg.BodyLimit {
-			return tooLarge(s.cfg.BodyLimit)
+		limit := s.cfg.BodyLimit
+		if s.archiveRoutes[c.Path()] {
+			limit = s.cfg.ArchiveLimit
+		}
+		if req.ContentLength > limit {
+			return tooLarge(limit)
 		}
 		if req.Body != nil && req.Body != http.NoBody {
-			req.Body = http.MaxBytesReader(c.Response().Writer, req.Body, s.cfg.BodyLimit)
+			req.Body = http.MaxBytesReader(c.Response().Writer, req.Body, limit)
 		}
 		return next(c)
 	}

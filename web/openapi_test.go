@@ -212,6 +212,8 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"Domain":        spec.Domain{},
 		"Token":         spec.Token{},
 		"TokenCreate":   tokenInput{},
+		"BuildResult":   BuildResult{},
+		"BuildEvent":    buildEvent{},
 	} {
 		s, _ := resolveRef(whole, "#/components/schemas/"+schema).(map[string]any)
 		props, _ := s["properties"].(map[string]any)

@@ -17,7 +17,7 @@ const canary = "CANARY-5f0b7c1e-never-echo-me"
 // then calls every route in the table (mutating ones last) and checks that
 // the canary appears in no response body, no error and no log line.
 func TestSecretsAreWriteOnly(t *testing.T) {
-	e := newTestEnv(t, Config{ServiceURL: func(n string) string { return "https://" + n + ".apps.test" }})
+	e := newTestEnv(t, Config{Builder: &fakeBuilder{}, ServiceURL: func(n string) string { return "https://" + n + ".apps.test" }})
 	e.must(http.StatusCreated, "POST", "/api/v1/networks", map[string]any{"name": "db"})
 
 	var bodies []string
@@ -90,10 +90,15 @@ func TestSecretsAreWriteOnly(t *testing.T) {
 		"POST /api/v1/tokens":                    `{"name":"ci"}`,
 		"POST /api/v1/config/validate":           "version: 1.0\nruntime: go1\n",
 		"DELETE /api/v1/networks/:name":          "",
+		"POST /api/v1/builds":                    "archive",
 		"DELETE /api/v1/services/:name/env/:key": "",
 	}
 	for _, r := range routes {
 		params := map[string]string{"name": "web", "key": "PUT", "id": ds[0].ID}
+		query := ""
+		if r.Path == "/api/v1/builds" {
+			query = "?service=web"
+		}
 		switch {
 		case strings.HasPrefix(r.Path, "/api/v1/networks/"):
 			params["name"] = "cache"
@@ -108,7 +113,7 @@ func TestSecretsAreWriteOnly(t *testing.T) {
 		if b, ok := bodyFor[r.Method+" "+r.Path]; ok && b != "" {
 			body = b
 		}
-		path := concretePath(r.Path, params)
+		path := concretePath(r.Path, params) + query
 		res := e.do(r.Method, path, body)
 		if res.status >= 500 {
 			t.Errorf("%s %s: %d %s", r.Method, path, res.status, res.body)

@@ -27,6 +27,9 @@ type Server struct {
 	// matched a route from one echo answers 404 or 405 (whose c.Path() is
 	// only the nearest node of the tree and must not become a metric label).
 	paths map[string]bool
+	// archiveRoutes take a source archive: their bodies are bounded by
+	// Config.ArchiveLimit instead of BodyLimit.
+	archiveRoutes map[string]bool
 }
 
 // New builds the API server over st. cfg is defaulted and validated here, so
@@ -49,6 +52,8 @@ func New(cfg Config, st store.Store, log *slog.Logger) (*Server, error) {
 		e:      echo.New(),
 		public: map[string]bool{},
 		paths:  map[string]bool{},
+
+		archiveRoutes: map[string]bool{},
 	}
 	m, err := newHTTPMetrics(cfg.Registry)
 	if err != nil {
@@ -148,4 +153,7 @@ func (s *Server) routes() {
 	s.add(get, "/api/v1/whoami", s.whoami, auth)
 
 	s.add(post, "/api/v1/config/validate", s.validateConfig, auth)
+
+	s.add(post, "/api/v1/builds", s.createBuild, auth)
+	s.archiveRoutes["/api/v1/builds"] = true
 }

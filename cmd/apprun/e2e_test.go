@@ -230,7 +230,6 @@ func normalize(v any) any {
 	return out
 }
 
-
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
