@@ -1,0 +1,3 @@
+module example.com/procfile
+
+go 1.26
