@@ -121,6 +121,40 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 	return nil
 }
 
+// stream sends body with contentType and returns the answer's body for
+// the caller to read as it arrives (a build's log). A non-2xx answer is
+// returned as an *apiError. No overall timeout: a build takes minutes.
+func (c *client) stream(ctx context.Context, method, path, contentType string, body []byte) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base.String()+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("building request: %w", err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("User-Agent", c.agent)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	hc := *c.http
+	hc.Timeout = 0
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the apprun server at %s: %w", c.base, err)
+	}
+	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		var env struct {
+			Error *apiError `json:"error"`
+		}
+		if json.Unmarshal(data, &env) == nil && env.Error != nil {
+			env.Error.Status = resp.StatusCode
+			return nil, env.Error
+		}
+		return nil, &apiError{Status: resp.StatusCode, Code: http.StatusText(resp.StatusCode), Message: fmt.Sprintf("server answered %s", resp.Status)}
+	}
+	return resp.Body, nil
+}
+
 // Exit codes: scripts can tell a missing object from a refused credential.
 const (
 	exitOK           = 0

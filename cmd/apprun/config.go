@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,6 +37,29 @@ type serverConfig struct {
 	// ShutdownTimeout bounds how long in-flight requests may finish after
 	// SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdownTimeout"`
+	// Build configures the builder (see builder.Config for each field).
+	Build buildSettings `yaml:"build"`
+}
+
+// buildSettings are the builder's server settings.
+type buildSettings struct {
+	// Bootstrap makes the builder images in the background at start when
+	// they are missing (default true).
+	Bootstrap bool `yaml:"bootstrap"`
+	// BuilderImage is the CNB builder; another one (Paketo, Heroku) works
+	// on a host that can pull it, with Pull "if-not-present".
+	BuilderImage string `yaml:"builderImage"`
+	Pull         string `yaml:"pull"`
+	// Network is the Docker network builds run in: "none" (default,
+	// offline) or "bridge" to let builds download dependencies.
+	Network       string        `yaml:"network"`
+	MaxConcurrent int           `yaml:"maxConcurrent"`
+	TimeLimit     time.Duration `yaml:"timeLimit"`
+	CPUs          float64       `yaml:"cpus"`
+	MemoryMB      int64         `yaml:"memoryMB"`
+	// TrustBuilder runs builds in one container with the Docker socket:
+	// faster, and safe only when every app's source is trusted.
+	TrustBuilder bool `yaml:"trustBuilder"`
 }
 
 func defaultDataDir(getenv func(string) string) string {
@@ -60,6 +84,7 @@ func defaultServerConfig(getenv func(string) string) serverConfig {
 		LogLevel:        "info",
 		LogFormat:       "text",
 		ShutdownTimeout: 30 * time.Second,
+		Build:           buildSettings{Bootstrap: true},
 	}
 }
 
@@ -90,6 +115,13 @@ func loadServerConfig(path string, getenv func(string) string) (serverConfig, er
 		if v := getenv(env); v != "" {
 			*dst = v
 		}
+	}
+	if v := getenv("APPRUN_BUILD_BOOTSTRAP"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("APPRUN_BUILD_BOOTSTRAP=%q: want true or false", v)
+		}
+		c.Build.Bootstrap = b
 	}
 	return c, nil
 }

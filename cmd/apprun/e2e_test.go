@@ -56,7 +56,7 @@ func startServer(t *testing.T, dataDir string) *server {
 		t.Fatalf("building apprun: %v", err)
 	}
 	cmd := exec.Command(bin, "serve", "--data-dir", dataDir, "--api-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--save-cli-login=false")
-	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "APPRUN_CONFIG=")
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "APPRUN_CONFIG=", "APPRUN_BUILD_BOOTSTRAP=false")
 	stdout := &bytes.Buffer{}
 	cmd.Stdout = stdout
 	stderr, err := cmd.StderrPipe()

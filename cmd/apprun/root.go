@@ -63,6 +63,8 @@ Start the platform with "apprun serve"; every other command talks to its API.`,
 		newDeploymentsCmd(g),
 		newNetworksCmd(g),
 		newValidateCmd(g),
+		newBuilderCmd(g),
+		newBuildCmd(g),
 	)
 	return root
 }

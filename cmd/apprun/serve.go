@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/apprun/apprun/builder"
+	"github.com/apprun/apprun/builder/bootstrap"
 	"github.com/apprun/apprun/store"
 	"github.com/apprun/apprun/web"
 )
@@ -86,12 +88,25 @@ func serve(ctx context.Context, g *globals, cfg serverConfig, saveLogin bool) er
 	}
 	defer st.Close()
 
-	apiURL := "http://" + cfg.APIAddr
-	if err := firstStart(ctx, g, st, apiURL, saveLogin); err != nil {
-		return err
+	bld, err := builder.New(builder.Config{
+		BuilderImage:  cfg.Build.BuilderImage,
+		Pull:          cfg.Build.Pull,
+		PackHome:      bootstrap.PackHome(cfg.DataDir),
+		Network:       cfg.Build.Network,
+		MaxConcurrent: cfg.Build.MaxConcurrent,
+		TimeLimit:     cfg.Build.TimeLimit,
+		CPUs:          cfg.Build.CPUs,
+		MemoryMB:      cfg.Build.MemoryMB,
+		TrustBuilder:  cfg.Build.TrustBuilder,
+	}, log.With("component", "builder"))
+	if err != nil {
+		return fmt.Errorf("setting up the builder: %w", err)
 	}
+	defer bld.Close()
+	ready := newReadiness()
+	builds := &buildService{b: bld, st: st, dataDir: cfg.DataDir, ready: ready, log: log.With("component", "builder")}
 
-	api, err := web.New(web.Config{ServiceURL: cfg.serviceURL, Version: version}, st, log.With("component", "api"))
+	api, err := web.New(web.Config{ServiceURL: cfg.serviceURL, Version: version, Builder: builds}, st, log.With("component", "api"))
 	if err != nil {
 		return fmt.Errorf("setting up the API: %w", err)
 	}
@@ -104,6 +119,13 @@ func serve(ctx context.Context, g *globals, cfg serverConfig, saveLogin bool) er
 		apiLn.Close()
 		return fmt.Errorf("router address: %w", err)
 	}
+	// The first-start token names the address really bound (the config may
+	// say port 0).
+	if err := firstStart(ctx, g, st, "http://"+apiLn.Addr().String(), saveLogin); err != nil {
+		apiLn.Close()
+		httpLn.Close()
+		return err
+	}
 	servers := []*http.Server{
 		{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
 		{Handler: placeholderRouter(cfg.AppsDomain), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
@@ -113,6 +135,16 @@ func serve(ctx context.Context, g *globals, cfg serverConfig, saveLogin bool) er
 		"apps_domain", cfg.AppsDomain, "data_dir", cfg.DataDir, "startup", time.Since(start).Round(time.Millisecond))
 
 	eg, egCtx := errgroup.WithContext(ctx)
+	// The builder images are made in the background: the API serves at
+	// once, and builds wait for the bootstrap instead of failing.
+	if cfg.Build.Bootstrap && (cfg.Build.BuilderImage == "" || cfg.Build.BuilderImage == bootstrap.DefaultBuilderImage) {
+		eg.Go(func() error {
+			ensureBuilder(egCtx, cfg.DataDir, log.With("component", "bootstrap"), ready)
+			return nil
+		})
+	} else {
+		ready.finish(nil)
+	}
 	for i := range servers {
 		srv, ln := servers[i], listeners[i]
 		eg.Go(func() error {
