@@ -81,6 +81,12 @@ func (s *Server) createBuild(c echo.Context) error {
 	}
 
 	w := c.Response()
+	// The log streams back while the archive is still being read: without
+	// full duplex, net/http closes an HTTP/1 request body once the first
+	// response bytes are flushed.
+	if err := http.NewResponseController(w.Writer).EnableFullDuplex(); err != nil {
+		s.log.Debug("full duplex unavailable; reading the archive before streaming", "err", err)
+	}
 	w.Header().Set(echo.HeaderContentType, "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

@@ -24,6 +24,12 @@ type fakeBuilder struct {
 
 func (f *fakeBuilder) BuildArchive(ctx context.Context, req BuildRequest, archive io.Reader, log io.Writer) (BuildResult, error) {
 	f.got = req
+	// Like the real builder, log before reading the upload: the stream
+	// must not cut the request body off.
+	fmt.Fprintln(log, "-----> Receiving source")
+	if flusher, ok := log.(interface{ flushNow() }); ok {
+		flusher.flushNow()
+	}
 	data, err := io.ReadAll(archive)
 	if err != nil {
 		return BuildResult{}, err
@@ -69,7 +75,7 @@ func TestBuildStreamsLogThenResult(t *testing.T) {
 		}
 		logs = append(logs, *ev.Log)
 	}
-	want := []string{"-----> Building", "step one", "partial line", "no newline at the end"}
+	want := []string{"-----> Receiving source", "-----> Building", "step one", "partial line", "no newline at the end"}
 	if strings.Join(logs, "|") != strings.Join(want, "|") {
 		t.Errorf("log lines %q, want %q", logs, want)
 	}

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -55,7 +56,14 @@ type row struct {
 	example, step string
 	apprun, alt   time.Duration
 	altName       string
+	runs          int
 	err           error
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 func main() {
@@ -63,6 +71,7 @@ func main() {
 	root := flag.String("root", "examples", "the examples directory")
 	pack := flag.String("pack", "pack", "the pack CLI")
 	builderImage := flag.String("builder", "apprun/builder:bookworm", "the CNB builder both tools use")
+	repeat := flag.Int("runs", 3, "runs of each rebuild step (the median is reported)")
 	flag.Parse()
 	ctx := context.Background()
 
@@ -127,24 +136,50 @@ func main() {
 				return time.Since(start), err
 			}
 		}
+		// Each tool's copy gets a file of its own, so that Docker's build
+		// cache (shared by the engine) never hands one tool the other's
+		// layers; buildpack builds ignore it.
+		for _, d := range []struct{ dir, tool string }{{dirA, "apprun"}, {dirB, altName}} {
+			if err := os.WriteFile(filepath.Join(d.dir, "bench-tool.txt"), []byte(d.tool+"\n"), 0o644); err != nil {
+				fail(err)
+			}
+		}
 		for _, step := range []string{"first build", "no change", "one file changed"} {
-			if step == "one file changed" {
-				for _, d := range []string{dirA, dirB} {
-					if err := appendTo(filepath.Join(d, changed[ex]), comment(changed[ex])); err != nil {
-						fail(err)
+			runs := *repeat
+			if step == "first build" {
+				runs = 1 // only the first build is cold
+			}
+			var as, ps []time.Duration
+			var stepErr error
+			for i := 0; i < runs; i++ {
+				if step == "one file changed" {
+					for _, d := range []string{dirA, dirB} {
+						if err := appendTo(filepath.Join(d, changed[ex]), comment(changed[ex])); err != nil {
+							fail(err)
+						}
 					}
 				}
+				// Alternate which tool goes first, so neither always
+				// meets a warmer page cache.
+				var a, p time.Duration
+				var errA, errP error
+				if (i+len(rows))%2 == 0 {
+					a, errA = apprunBuild()
+					p, errP = altBuild()
+				} else {
+					p, errP = altBuild()
+					a, errA = apprunBuild()
+				}
+				if errA != nil && stepErr == nil {
+					stepErr = fmt.Errorf("apprun: %w", errA)
+				}
+				if errP != nil && stepErr == nil {
+					stepErr = fmt.Errorf("%s: %w", altName, errP)
+				}
+				as, ps = append(as, a), append(ps, p)
+				fmt.Fprintf(os.Stderr, "%s / %s #%d: apprun %.2fs, %s %.2fs\n", ex, step, i+1, a.Seconds(), altName, p.Seconds())
 			}
-			a, errA := apprunBuild()
-			p, errP := altBuild()
-			r := row{example: ex, step: step, apprun: a, alt: p, altName: altName}
-			if errA != nil {
-				r.err = fmt.Errorf("apprun: %w", errA)
-			} else if errP != nil {
-				r.err = fmt.Errorf("%s: %w", altName, errP)
-			}
-			rows = append(rows, r)
-			fmt.Fprintf(os.Stderr, "%s / %s: apprun %.2fs, %s %.2fs\n", ex, step, a.Seconds(), altName, p.Seconds())
+			rows = append(rows, row{example: ex, step: step, apprun: median(as), alt: median(ps), altName: altName, runs: runs, err: stepErr})
 		}
 	}
 	for _, img := range images {
@@ -154,13 +189,13 @@ func main() {
 	removePackCacheVolumes()
 
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "example\tstep\tapprun (s)\talternative\talt (s)\tapprun/alt\t")
+	fmt.Fprintln(w, "example\tstep\truns\tapprun (s)\talternative\talt (s)\tapprun/alt\t")
 	for _, r := range rows {
 		ratio := "-"
 		if r.err == nil && r.alt > 0 {
 			ratio = fmt.Sprintf("%.2f", r.apprun.Seconds()/r.alt.Seconds())
 		}
-		fmt.Fprintf(w, "%s\t%s\t%.2f\t%s\t%.2f\t%s\t\n", r.example, r.step, r.apprun.Seconds(), r.altName, r.alt.Seconds(), ratio)
+		fmt.Fprintf(w, "%s\t%s\t%d\t%.2f\t%s\t%.2f\t%s\t\n", r.example, r.step, r.runs, r.apprun.Seconds(), r.altName, r.alt.Seconds(), ratio)
 	}
 	w.Flush()
 	for _, r := range rows {
