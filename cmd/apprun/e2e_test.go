@@ -43,7 +43,7 @@ type server struct {
 	cmd    *exec.Cmd
 	api    string
 	token  string // printed on first start only
-	stdout *bytes.Buffer
+	stdout *syncBuffer
 	done   chan error
 }
 
@@ -57,7 +57,7 @@ func startServer(t *testing.T, dataDir string) *server {
 	}
 	cmd := exec.Command(bin, "serve", "--data-dir", dataDir, "--api-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--save-cli-login=false")
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "APPRUN_CONFIG=", "APPRUN_BUILD_BOOTSTRAP=false")
-	stdout := &bytes.Buffer{}
+	stdout := &syncBuffer{}
 	cmd.Stdout = stdout
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -220,6 +220,25 @@ func TestServeCLIRoundTripAcrossRestart(t *testing.T) {
 	if code, out, errs := cli(t, env2, "", "services", "list"); code != 0 || !strings.Contains(out, "shop") {
 		t.Fatalf("services list after login: exit %d\n%s%s", code, out, errs)
 	}
+}
+
+// syncBuffer is a bytes.Buffer that the process's output copier and the
+// test may use at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // normalize makes JSON numbers and nested values comparable.

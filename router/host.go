@@ -1,0 +1,30 @@
+package router
+
+import (
+	"net"
+	"strings"
+)
+
+// normalizeHost turns a Host header (or an SNI name) into the form the
+// routing table is keyed by: lowercase, without port, without the trailing
+// dot(s) of a fully qualified name. "App.Example.COM", "app.example.com." and
+// "app.example.com:443" all become "app.example.com", so they can never route
+// differently. An IPv6 literal keeps its brackets off: "[::1]:80" → "::1".
+func normalizeHost(h string) string {
+	if h == "" {
+		return ""
+	}
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	} else if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+		h = h[1 : len(h)-1]
+	}
+	h = strings.TrimRight(h, ".")
+	// Most hosts arrive lowercase already; skip the allocation then.
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(h)
+		}
+	}
+	return h
+}
