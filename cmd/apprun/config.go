@@ -37,6 +37,9 @@ type serverConfig struct {
 	// ShutdownTimeout bounds how long in-flight requests may finish after
 	// SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdownTimeout"`
+	// AccessLog is where the router writes one Combined Log Format line
+	// per request: "" for none (the default), "-" for stdout, or a file.
+	AccessLog string `yaml:"accessLog"`
 	// Build configures the builder (see builder.Config for each field).
 	Build buildSettings `yaml:"build"`
 }
@@ -111,6 +114,7 @@ func loadServerConfig(path string, getenv func(string) string) (serverConfig, er
 		"APPRUN_APPS_DOMAIN": &c.AppsDomain,
 		"APPRUN_LOG_LEVEL":   &c.LogLevel,
 		"APPRUN_LOG_FORMAT":  &c.LogFormat,
+		"APPRUN_ACCESS_LOG":  &c.AccessLog,
 	} {
 		if v := getenv(env); v != "" {
 			*dst = v

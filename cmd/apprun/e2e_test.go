@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,12 +43,13 @@ func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
 type server struct {
 	cmd    *exec.Cmd
 	api    string
+	router string
 	token  string // printed on first start only
 	stdout *syncBuffer
 	done   chan error
 }
 
-var servingRE = regexp.MustCompile(`api=(http://127\.0\.0\.1:\d+)`)
+var servingRE = regexp.MustCompile(`api=(http://127\.0\.0\.1:\d+) router=(http://127\.0\.0\.1:\d+)`)
 
 func startServer(t *testing.T, dataDir string) *server {
 	t.Helper()
@@ -67,7 +69,7 @@ func startServer(t *testing.T, dataDir string) *server {
 		t.Fatalf("starting apprun serve: %v", err)
 	}
 	s := &server{cmd: cmd, stdout: stdout, done: make(chan error, 1)}
-	apiCh := make(chan string, 1)
+	apiCh := make(chan []string, 1)
 	var logs bytes.Buffer
 	var logsMu sync.Mutex
 	go func() {
@@ -77,13 +79,14 @@ func startServer(t *testing.T, dataDir string) *server {
 			logs.WriteString(sc.Text() + "\n")
 			logsMu.Unlock()
 			if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
-				apiCh <- m[1]
+				apiCh <- m[1:]
 			}
 		}
 		s.done <- cmd.Wait()
 	}()
 	select {
-	case s.api = <-apiCh:
+	case addrs := <-apiCh:
+		s.api, s.router = addrs[0], addrs[1]
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
 		logsMu.Lock()
@@ -206,6 +209,15 @@ func TestServeCLIRoundTripAcrossRestart(t *testing.T) {
 	code, out, _ = cli(t, env, "", "services", "get", "shop")
 	if code != 0 || !strings.Contains(out, "0 to 7 instances, 42 concurrent") || strings.Contains(out, "canary-7d1f") {
 		t.Errorf("services get (table): exit %d\n%s", code, out)
+	}
+
+	// The router answers app traffic: a host no service owns is a clear 404.
+	req, _ := http.NewRequest("GET", srv2.router+"/", nil)
+	req.Host = "nothing-here.localhost"
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("router for an unknown host: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 
 	// A token made by `apprun admin token create` works, and is all it prints.

@@ -4,17 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/apprun/apprun/builder"
 	"github.com/apprun/apprun/builder/bootstrap"
+	"github.com/apprun/apprun/router"
 	"github.com/apprun/apprun/store"
 	"github.com/apprun/apprun/web"
 )
@@ -106,7 +109,9 @@ func serve(ctx context.Context, g *globals, cfg serverConfig, saveLogin bool) er
 	ready := newReadiness()
 	builds := &buildService{b: bld, st: st, dataDir: cfg.DataDir, ready: ready, log: log.With("component", "builder")}
 
-	api, err := web.New(web.Config{ServiceURL: cfg.serviceURL, Version: version, Builder: builds}, st, log.With("component", "api"))
+	// One registry: /metrics on the API shows the router's metrics too.
+	registry := prometheus.NewRegistry()
+	api, err := web.New(web.Config{ServiceURL: cfg.serviceURL, Version: version, Builder: builds, Registry: registry}, st, log.With("component", "api"))
 	if err != nil {
 		return fmt.Errorf("setting up the API: %w", err)
 	}
@@ -126,11 +131,22 @@ func serve(ctx context.Context, g *globals, cfg serverConfig, saveLogin bool) er
 		httpLn.Close()
 		return err
 	}
-	servers := []*http.Server{
-		{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
-		{Handler: placeholderRouter(cfg.AppsDomain), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
+	accessLog, closeLog, err := openAccessLog(cfg.AccessLog, g)
+	if err != nil {
+		apiLn.Close()
+		httpLn.Close()
+		return err
 	}
-	listeners := []net.Listener{apiLn, httpLn}
+	defer closeLog()
+	// The deployer (a later issue) publishes routes into the router and
+	// answers its pokes; until then every host answers 404.
+	rt, err := router.New(router.Config{AppsDomain: cfg.AppsDomain, Registry: registry, AccessLog: accessLog}, log.With("component", "router"))
+	if err != nil {
+		apiLn.Close()
+		httpLn.Close()
+		return fmt.Errorf("setting up the router: %w", err)
+	}
+	apiSrv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	log.Info("apprun is serving", "api", "http://"+apiLn.Addr().String(), "router", "http://"+httpLn.Addr().String(),
 		"apps_domain", cfg.AppsDomain, "data_dir", cfg.DataDir, "startup", time.Since(start).Round(time.Millisecond))
 
@@ -145,25 +161,26 @@ func serve(ctx context.Context, g *globals, cfg serverConfig, saveLogin bool) er
 	} else {
 		ready.finish(nil)
 	}
-	for i := range servers {
-		srv, ln := servers[i], listeners[i]
-		eg.Go(func() error {
-			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
-		})
-	}
+	eg.Go(func() error {
+		if err := apiSrv.Serve(apiLn); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("API: %w", err)
+		}
+		return nil
+	})
+	eg.Go(func() error {
+		if err := rt.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("router: %w", err)
+		}
+		return nil
+	})
 	eg.Go(func() error {
 		<-egCtx.Done()
 		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 		defer cancel()
-		var errs []error
-		for _, srv := range servers {
-			errs = append(errs, srv.Shutdown(sctx))
-		}
-		return errors.Join(errs...)
+		// The router first: app traffic finishes its in-flight requests
+		// (websockets included) while the API still answers.
+		return errors.Join(rt.Shutdown(sctx), apiSrv.Shutdown(sctx))
 	})
 	if err := eg.Wait(); err != nil {
 		return fmt.Errorf("serving: %w", err)
@@ -206,12 +223,18 @@ func firstStart(ctx context.Context, g *globals, st store.Store, apiURL string, 
 	return nil
 }
 
-// placeholderRouter answers app traffic until the router exists: it names
-// the host it could not route, so a user sees why.
-func placeholderRouter(appsDomain string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(http.StatusNotFound)
-		fmt.Fprintf(w, "apprun: no service answers at %q (services answer at <name>.%s)\n", r.Host, appsDomain)
-	})
+// openAccessLog opens the router's access log: "" is none, "-" is stdout,
+// anything else a file appended to.
+func openAccessLog(path string, g *globals) (io.Writer, func(), error) {
+	switch path {
+	case "":
+		return nil, func() {}, nil
+	case "-":
+		return g.io.out, func() {}, nil
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o640)
+	if err != nil {
+		return nil, nil, fmt.Errorf("access log: %w", err)
+	}
+	return f, func() { f.Close() }, nil
 }
