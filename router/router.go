@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -167,6 +168,27 @@ func (r *Router) Remove(service string) {
 	v := r.version
 	r.mu.Unlock()
 	r.rebuild(v)
+}
+
+// Routes returns the published routes of every service, ordered by
+// service name (for the Traefik export and the dashboard). The values are
+// copies: changing them changes nothing here.
+func (r *Router) Routes() []spec.ServiceRoutes {
+	r.mu.Lock()
+	out := make([]spec.ServiceRoutes, 0, len(r.routes))
+	for _, sr := range r.routes {
+		sr.Hosts = slices.Clone(sr.Hosts)
+		revs := make([]spec.RevisionRoutes, len(sr.Revisions))
+		for i, rev := range sr.Revisions {
+			rev.Instances = slices.Clone(rev.Instances)
+			revs[i] = rev
+		}
+		sr.Revisions = revs
+		out = append(out, sr)
+	}
+	r.mu.Unlock()
+	slices.SortFunc(out, func(a, b spec.ServiceRoutes) int { return strings.Compare(a.Service, b.Service) })
+	return out
 }
 
 // rebuild makes sure a table built from routes version v or later is

@@ -266,3 +266,26 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestRoutesReturnsCopiesInOrder(t *testing.T) {
+	r := newTestRouter(t, Config{})
+	for _, name := range []string{"web", "api"} {
+		if err := r.Publish(spec.ServiceRoutes{Service: name, Hosts: []string{name + ".example.com"}, Revisions: []spec.RevisionRoutes{{ID: "rev_1", Instances: []string{"127.0.0.1:9"}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := r.Routes()
+	if len(got) != 2 || got[0].Service != "api" || got[1].Service != "web" {
+		t.Fatalf("Routes() = %+v", got)
+	}
+	got[0].Hosts[0] = "changed.example.com"
+	got[0].Revisions[0].Instances[0] = "127.0.0.1:1"
+	again := r.Routes()
+	if again[0].Hosts[0] != "api.example.com" || again[0].Revisions[0].Instances[0] != "127.0.0.1:9" {
+		t.Fatalf("Routes() shares memory with the router: %+v", again[0])
+	}
+	r.Remove("api")
+	if got := r.Routes(); len(got) != 1 || got[0].Service != "web" {
+		t.Fatalf("after Remove: %+v", got)
+	}
+}

@@ -136,3 +136,20 @@ func TestLineSplitter(t *testing.T) {
 		t.Fatalf("got %d lines: %q...", len(got), got[:3])
 	}
 }
+
+// fakeTraefik stands in for the router's export (tested in
+// router/traefikcfg against traefik's own types).
+type fakeTraefik struct{}
+
+func (fakeTraefik) TraefikConfig() ([]byte, error) { return []byte(`{"http":{"routers":{}}}`), nil }
+
+func TestTraefikConfig(t *testing.T) {
+	e := newTestEnv(t, Config{Traefik: fakeTraefik{}})
+	res := e.do("GET", "/api/v1/traefik/config", nil)
+	if res.status != http.StatusOK || string(res.body) != `{"http":{"routers":{}}}` || !strings.HasPrefix(res.header.Get("Content-Type"), "application/json") {
+		t.Fatalf("%d %s %s", res.status, res.header.Get("Content-Type"), res.body)
+	}
+	if res := newTestEnv(t, Config{}).do("GET", "/api/v1/traefik/config", nil); res.status != http.StatusServiceUnavailable {
+		t.Fatalf("without a router: %d", res.status)
+	}
+}

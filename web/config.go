@@ -28,6 +28,8 @@ type Config struct {
 	ArchiveLimit int64
 	// Builder builds uploaded sources; nil answers those routes 503.
 	Builder Builder
+	// Traefik renders the routing table for Traefik; nil answers 503.
+	Traefik TraefikConfig
 	// Registry receives the HTTP metrics and the Go and process collectors,
 	// and is what GET /metrics serves. nil means a new registry, so that
 	// tests and several servers in one process do not collide on the global

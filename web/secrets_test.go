@@ -17,7 +17,7 @@ const canary = "CANARY-5f0b7c1e-never-echo-me"
 // then calls every route in the table (mutating ones last) and checks that
 // the canary appears in no response body, no error and no log line.
 func TestSecretsAreWriteOnly(t *testing.T) {
-	e := newTestEnv(t, Config{Builder: &fakeBuilder{}, ServiceURL: func(n string) string { return "https://" + n + ".apps.test" }})
+	e := newTestEnv(t, Config{Builder: &fakeBuilder{}, Traefik: fakeTraefik{}, ServiceURL: func(n string) string { return "https://" + n + ".apps.test" }})
 	e.must(http.StatusCreated, "POST", "/api/v1/networks", map[string]any{"name": "db"})
 
 	var bodies []string

@@ -154,6 +154,8 @@ func (s *Server) routes() {
 
 	s.add(post, "/api/v1/config/validate", s.validateConfig, auth)
 
+	s.add(get, "/api/v1/traefik/config", s.getTraefikConfig, auth)
+
 	s.add(post, "/api/v1/builds", s.createBuild, auth)
 	s.archiveRoutes["/api/v1/builds"] = true
 }

@@ -220,6 +220,15 @@ func TestServeCLIRoundTripAcrossRestart(t *testing.T) {
 		resp.Body.Close()
 	}
 
+	// The Traefik export answers (empty until the deployer publishes).
+	req, _ = http.NewRequest("GET", srv2.api+"/api/v1/traefik/config", nil)
+	req.Header.Set("Authorization", "Bearer "+srv.token)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("traefik config: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
 	// A token made by `apprun admin token create` works, and is all it prints.
 	code, out, errs = cli(t, env, "", "admin", "token", "create", "--data-dir", dataDir, "--name", "ci")
 	if code != 0 || !regexp.MustCompile(`^apprun_\S+\n$`).MatchString(out) {

@@ -18,6 +18,7 @@ import (
 	"github.com/apprun/apprun/builder"
 	"github.com/apprun/apprun/builder/bootstrap"
 	"github.com/apprun/apprun/router"
+	"github.com/apprun/apprun/router/traefikcfg"
 	"github.com/apprun/apprun/store"
 	"github.com/apprun/apprun/web"
 )
@@ -111,10 +112,6 @@ func serve(ctx context.Context, g *globals, cfg serverConfig, saveLogin bool) er
 
 	// One registry: /metrics on the API shows the router's metrics too.
 	registry := prometheus.NewRegistry()
-	api, err := web.New(web.Config{ServiceURL: cfg.serviceURL, Version: version, Builder: builds, Registry: registry}, st, log.With("component", "api"))
-	if err != nil {
-		return fmt.Errorf("setting up the API: %w", err)
-	}
 	apiLn, err := net.Listen("tcp", cfg.APIAddr)
 	if err != nil {
 		return fmt.Errorf("API address: %w", err)
@@ -145,6 +142,18 @@ func serve(ctx context.Context, g *globals, cfg serverConfig, saveLogin bool) er
 		apiLn.Close()
 		httpLn.Close()
 		return fmt.Errorf("setting up the router: %w", err)
+	}
+	api, err := web.New(web.Config{
+		ServiceURL: cfg.serviceURL,
+		Version:    version,
+		Builder:    builds,
+		Traefik:    traefikExport{rt: rt, appsDomain: cfg.AppsDomain},
+		Registry:   registry,
+	}, st, log.With("component", "api"))
+	if err != nil {
+		apiLn.Close()
+		httpLn.Close()
+		return fmt.Errorf("setting up the API: %w", err)
 	}
 	apiSrv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	log.Info("apprun is serving", "api", "http://"+apiLn.Addr().String(), "router", "http://"+httpLn.Addr().String(),
@@ -221,6 +230,21 @@ func firstStart(ctx context.Context, g *globals, st store.Store, apiURL string, 
 		fmt.Fprintf(g.io.out, "Log the CLI in with:\n\n    apprun login --server %s --token %s\n\n", apiURL, plain)
 	}
 	return nil
+}
+
+// traefikExport renders the router's current routes for Traefik's HTTP
+// provider.
+type traefikExport struct {
+	rt         *router.Router
+	appsDomain string
+}
+
+func (t traefikExport) TraefikConfig() ([]byte, error) {
+	cfg, err := traefikcfg.Build(t.rt.Routes(), traefikcfg.Options{AppsDomain: t.appsDomain})
+	if err != nil {
+		return nil, err
+	}
+	return traefikcfg.Marshal(cfg)
 }
 
 // openAccessLog opens the router's access log: "" is none, "-" is stdout,
