@@ -74,6 +74,7 @@ func main() {
 	repeat := flag.Int("runs", 3, "runs of each rebuild step (the median is reported)")
 	flag.Parse()
 	ctx := context.Background()
+	runStart := time.Now()
 
 	work, err := os.MkdirTemp("", "apprun-bench-build-")
 	if err != nil {
@@ -140,7 +141,10 @@ func main() {
 		// cache (shared by the engine) never hands one tool the other's
 		// layers; buildpack builds ignore it.
 		for _, d := range []struct{ dir, tool string }{{dirA, "apprun"}, {dirB, altName}} {
-			if err := os.WriteFile(filepath.Join(d.dir, "bench-tool.txt"), []byte(d.tool+"\n"), 0o644); err != nil {
+			// The run's start time makes the file new on every run, so no
+			// earlier run's layers are reused either.
+			marker := fmt.Sprintf("%s %d\n", d.tool, runStart.UnixNano())
+			if err := os.WriteFile(filepath.Join(d.dir, "bench-tool.txt"), []byte(marker), 0o644); err != nil {
 				fail(err)
 			}
 		}
