@@ -18,22 +18,15 @@ func newDeploymentsCmd(g *globals) *cobra.Command {
 		Short:   "List a service's deployments, newest first",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
+			raw, err := g.call(cmd, "GET", "/api/v1/services/"+pathEscape(args[0])+"/deployments", nil)
+			if raw == nil {
 				return err
-			}
-			var raw json.RawMessage
-			if err := c.do(cmd.Context(), "GET", "/api/v1/services/"+pathEscape(args[0])+"/deployments", nil, &raw); err != nil {
-				return err
-			}
-			if g.json {
-				return g.printRaw(raw)
 			}
 			var resp struct {
 				Deployments []spec.Deployment `json:"deployments"`
 			}
-			if err := json.Unmarshal(raw, &resp); err != nil {
-				return fmt.Errorf("decoding the server's answer: %w", err)
+			if err := decode(raw, &resp); err != nil {
+				return err
 			}
 			if len(resp.Deployments) == 0 {
 				fmt.Fprintf(g.io.out, "%s has no deployments yet\n", args[0])

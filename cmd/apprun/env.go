@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -20,20 +19,13 @@ func newEnvCmd(g *globals) *cobra.Command {
 			Short: "Show a service's environment variables",
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				c, err := g.client()
-				if err != nil {
+				raw, err := g.call(cmd, "GET", "/api/v1/services/"+pathEscape(args[0])+"/env", nil)
+				if raw == nil {
 					return err
-				}
-				var raw json.RawMessage
-				if err := c.do(cmd.Context(), "GET", "/api/v1/services/"+pathEscape(args[0])+"/env", nil, &raw); err != nil {
-					return err
-				}
-				if g.json {
-					return g.printRaw(raw)
 				}
 				var env map[string]string
-				if err := json.Unmarshal(raw, &env); err != nil {
-					return fmt.Errorf("decoding the server's answer: %w", err)
+				if err := decode(raw, &env); err != nil {
+					return err
 				}
 				return printKV(g, env)
 			},
@@ -76,22 +68,15 @@ their values are encrypted at rest and never shown by the API, the CLI or logs.`
 			Short: "List the names of a service's secrets",
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				c, err := g.client()
-				if err != nil {
+				raw, err := g.call(cmd, "GET", "/api/v1/services/"+pathEscape(args[0])+"/secrets", nil)
+				if raw == nil {
 					return err
-				}
-				var raw json.RawMessage
-				if err := c.do(cmd.Context(), "GET", "/api/v1/services/"+pathEscape(args[0])+"/secrets", nil, &raw); err != nil {
-					return err
-				}
-				if g.json {
-					return g.printRaw(raw)
 				}
 				var resp struct {
 					Names []string `json:"names"`
 				}
-				if err := json.Unmarshal(raw, &resp); err != nil {
-					return fmt.Errorf("decoding the server's answer: %w", err)
+				if err := decode(raw, &resp); err != nil {
+					return err
 				}
 				if len(resp.Names) == 0 {
 					fmt.Fprintf(g.io.out, "%s has no secrets\n", args[0])

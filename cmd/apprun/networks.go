@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -23,16 +22,9 @@ func newNetworksCmd(g *globals) *cobra.Command {
 		Short: "Create a private network",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
+			raw, err := g.call(cmd, "POST", "/api/v1/networks", map[string]any{"name": args[0], "internal": internal})
+			if raw == nil {
 				return err
-			}
-			var raw json.RawMessage
-			if err := c.do(cmd.Context(), "POST", "/api/v1/networks", map[string]any{"name": args[0], "internal": internal}, &raw); err != nil {
-				return err
-			}
-			if g.json {
-				return g.printRaw(raw)
 			}
 			fmt.Fprintf(g.io.out, "Created network %s\n", args[0])
 			return nil
@@ -46,22 +38,15 @@ func newNetworksCmd(g *globals) *cobra.Command {
 			Short:   "List private networks",
 			Args:    cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				c, err := g.client()
-				if err != nil {
+				raw, err := g.call(cmd, "GET", "/api/v1/networks", nil)
+				if raw == nil {
 					return err
-				}
-				var raw json.RawMessage
-				if err := c.do(cmd.Context(), "GET", "/api/v1/networks", nil, &raw); err != nil {
-					return err
-				}
-				if g.json {
-					return g.printRaw(raw)
 				}
 				var resp struct {
 					Networks []spec.Network `json:"networks"`
 				}
-				if err := json.Unmarshal(raw, &resp); err != nil {
-					return fmt.Errorf("decoding the server's answer: %w", err)
+				if err := decode(raw, &resp); err != nil {
+					return err
 				}
 				now := time.Now()
 				t := newTable(g.io.out, "NAME", "INTERNAL", "CREATED")

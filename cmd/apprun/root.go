@@ -137,6 +137,32 @@ func firstNonEmpty(vals ...string) string {
 	return ""
 }
 
+// call sends one API request and returns the answer. With --json the
+// answer is printed as is and nil is returned, so the caller's human output
+// is skipped: `raw, err := g.call(...); if raw == nil { return err }`.
+func (g *globals) call(cmd *cobra.Command, method, path string, body any) (json.RawMessage, error) {
+	c, err := g.client()
+	if err != nil {
+		return nil, err
+	}
+	var raw json.RawMessage
+	if err := c.do(cmd.Context(), method, path, body, &raw); err != nil {
+		return nil, err
+	}
+	if g.json {
+		return nil, g.printRaw(raw)
+	}
+	return raw, nil
+}
+
+// decode reads an API answer into v.
+func decode(raw json.RawMessage, v any) error {
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("decoding the server's answer: %w", err)
+	}
+	return nil
+}
+
 // printJSON writes v indented, for --json.
 func (g *globals) printJSON(v any) error {
 	enc := json.NewEncoder(g.io.out)

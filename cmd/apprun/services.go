@@ -214,20 +214,13 @@ func newServicesUpdateCmd(g *globals) *cobra.Command {
 }
 
 func (g *globals) sendService(cmd *cobra.Command, method, path string, body map[string]any, verb string) error {
-	c, err := g.client()
-	if err != nil {
+	raw, err := g.call(cmd, method, path, body)
+	if raw == nil {
 		return err
-	}
-	var raw json.RawMessage
-	if err := c.do(cmd.Context(), method, path, body, &raw); err != nil {
-		return err
-	}
-	if g.json {
-		return g.printRaw(raw)
 	}
 	var s serviceView
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return fmt.Errorf("decoding the server's answer: %w", err)
+	if err := decode(raw, &s); err != nil {
+		return err
 	}
 	fmt.Fprintf(g.io.out, "%s service %s\n", verb, s.Name)
 	return printService(g, s)
@@ -240,22 +233,15 @@ func newServicesListCmd(g *globals) *cobra.Command {
 		Short:   "List services",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.client()
-			if err != nil {
+			raw, err := g.call(cmd, "GET", "/api/v1/services", nil)
+			if raw == nil {
 				return err
-			}
-			var raw json.RawMessage
-			if err := c.do(cmd.Context(), "GET", "/api/v1/services", nil, &raw); err != nil {
-				return err
-			}
-			if g.json {
-				return g.printRaw(raw)
 			}
 			var resp struct {
 				Services []serviceView `json:"services"`
 			}
-			if err := json.Unmarshal(raw, &resp); err != nil {
-				return fmt.Errorf("decoding the server's answer: %w", err)
+			if err := decode(raw, &resp); err != nil {
+				return err
 			}
 			if len(resp.Services) == 0 {
 				fmt.Fprintln(g.io.out, "No services yet. Create one with: apprun services create NAME")
@@ -282,20 +268,13 @@ func newServicesGetCmd(g *globals) *cobra.Command {
 		Short:   "Show a service",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
+			raw, err := g.call(cmd, "GET", "/api/v1/services/"+pathEscape(args[0]), nil)
+			if raw == nil {
 				return err
-			}
-			var raw json.RawMessage
-			if err := c.do(cmd.Context(), "GET", "/api/v1/services/"+pathEscape(args[0]), nil, &raw); err != nil {
-				return err
-			}
-			if g.json {
-				return g.printRaw(raw)
 			}
 			var s serviceView
-			if err := json.Unmarshal(raw, &s); err != nil {
-				return fmt.Errorf("decoding the server's answer: %w", err)
+			if err := decode(raw, &s); err != nil {
+				return err
 			}
 			return printService(g, s)
 		},

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,16 +29,12 @@ DIR/apprunner.yaml.`,
 			if err != nil {
 				return fmt.Errorf("reading %s: %w", file, err)
 			}
-			c, err := g.client()
+			raw, err := g.call(cmd, "POST", "/api/v1/config/validate", data)
 			if err != nil {
-				return err
-			}
-			var raw json.RawMessage
-			if err := c.do(cmd.Context(), "POST", "/api/v1/config/validate", data, &raw); err != nil {
 				return fmt.Errorf("%s: %w", file, err)
 			}
-			if g.json {
-				return g.printRaw(raw)
+			if raw == nil {
+				return nil
 			}
 			fmt.Fprintf(g.io.out, "%s is valid\n", file)
 			return nil
