@@ -137,14 +137,13 @@ func main() {
 				return time.Since(start), err
 			}
 		}
-		// Each tool's copy gets a file of its own, so that Docker's build
-		// cache (shared by the engine) never hands one tool the other's
-		// layers; buildpack builds ignore it.
+		// Each tool's copy gets a different comment in the file the build
+		// really uses, stamped with this run's start: Docker's build cache
+		// (shared by the engine) then never hands one tool the other's
+		// layers, or an earlier run's.
 		for _, d := range []struct{ dir, tool string }{{dirA, "apprun"}, {dirB, altName}} {
-			// The run's start time makes the file new on every run, so no
-			// earlier run's layers are reused either.
-			marker := fmt.Sprintf("%s %d\n", d.tool, runStart.UnixNano())
-			if err := os.WriteFile(filepath.Join(d.dir, "bench-tool.txt"), []byte(marker), 0o644); err != nil {
+			marker := comment(changed[ex]) + strings.TrimSpace(comment(changed[ex])) + fmt.Sprintf(" %s %d\n", d.tool, runStart.UnixNano())
+			if err := appendTo(filepath.Join(d.dir, changed[ex]), marker); err != nil {
 				fail(err)
 			}
 		}
