@@ -219,7 +219,8 @@ func (h *staticHandler) notFound(w http.ResponseWriter, r *http.Request) {
 // to a file name under the root, in io/fs form. It answers 400 for a path
 // that tries to leave the root or hides a separator ("..", an encoded
 // slash or backslash, a NUL), and 404 for a dotfile other than
-// .well-known; status 0 means serve name.
+// .well-known or for one of apprun's own files at the root (apprun.yaml,
+// Procfile, ...); status 0 means serve name.
 func staticName(urlPath, escapedPath string) (name string, status int) {
 	lower := strings.ToLower(escapedPath)
 	if !strings.HasPrefix(urlPath, "/") || strings.ContainsAny(urlPath, "\\\x00") ||
@@ -242,5 +243,16 @@ func staticName(urlPath, escapedPath string) (name string, status int) {
 	if !fs.ValidPath(name) {
 		return "", http.StatusBadRequest
 	}
+	if platformFiles[strings.ToLower(name)] {
+		return "", http.StatusNotFound
+	}
 	return name, 0
+}
+
+// platformFiles are the files at a source root that configure apprun, not
+// the site: when the site is served from the app's root directory they
+// would otherwise be readable over HTTP.
+var platformFiles = map[string]bool{
+	"apprun.yaml": true, "apprun.yml": true, "apprunner.yaml": true, "apprunner.yml": true,
+	"procfile": true, "project.toml": true, "dockerfile": true,
 }

@@ -33,6 +33,9 @@ func site(t *testing.T) string {
 		".env":                 "SECRET=1",
 		".well-known/security": "contact: x",
 		"a b.txt":              "space",
+		"apprun.yaml":          "version: 1.0",
+		"Procfile":             "web: x",
+		"docs/Procfile":        "not the platform's",
 	} {
 		if err := writeFile(filepath.Join(root, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
@@ -82,6 +85,10 @@ func TestStaticHandler(t *testing.T) {
 		// No dotfiles.
 		{"GET", "/.git/config", 404, "404 page not found\n", "", ""},
 		{"GET", "/.env", 404, "404 page not found\n", "", ""},
+		// Nor apprun's own files at the root (only there).
+		{"GET", "/apprun.yaml", 404, "404 page not found\n", "", ""},
+		{"GET", "/Procfile", 404, "404 page not found\n", "", ""},
+		{"GET", "/docs/Procfile", 200, "not the platform's", "", ""},
 		// Nothing outside the root: .., its encodings, encoded slashes,
 		// symlinks that leave.
 		{"GET", "/../secret.txt", 400, "", "", ""},
