@@ -20,9 +20,11 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -73,7 +75,9 @@ func main() {
 	builderImage := flag.String("builder", "apprun/builder:bookworm", "the CNB builder both tools use")
 	repeat := flag.Int("runs", 3, "runs of each rebuild step (the median is reported)")
 	flag.Parse()
-	ctx := context.Background()
+	// Ctrl-C stops the builds and still removes what the run made.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	runStart := time.Now()
 
 	work, err := os.MkdirTemp("", "apprun-bench-build-")
@@ -99,6 +103,9 @@ func main() {
 	var rows []row
 	var images []string
 	for _, ex := range strings.Split(*examples, ",") {
+		if ctx.Err() != nil {
+			break
+		}
 		src := filepath.Join(*root, ex)
 		// Two copies, so each tool sees the same change at the same step.
 		dirA, dirB := filepath.Join(work, ex+"-apprun"), filepath.Join(work, ex+"-alt")
@@ -185,11 +192,16 @@ func main() {
 			rows = append(rows, row{example: ex, step: step, apprun: median(as), alt: median(ps), altName: altName, runs: runs, err: stepErr})
 		}
 	}
+	cleanCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
 	for _, img := range images {
-		_ = b.RemoveCache(ctx, img)
+		_ = b.RemoveCache(cleanCtx, img)
 		_ = exec.Command("docker", "rmi", "-f", img).Run()
 	}
 	removePackCacheVolumes()
+	if ctx.Err() != nil {
+		fail(fmt.Errorf("interrupted; removed the images and caches this run made"))
+	}
 
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "example\tstep\truns\tapprun (s)\talternative\talt (s)\tapprun/alt\t")
