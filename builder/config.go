@@ -10,13 +10,16 @@ import (
 	"time"
 
 	"github.com/buildpacks/pack/pkg/image"
+
+	"github.com/apprun/apprun/builder/bootstrap"
 )
 
 // The images apprun's bootstrap (builder/bootstrap) makes on the host; a
-// fresh engine has none of them, and none can be pulled.
+// fresh engine has none of them, and none can be pulled. They are the
+// bootstrap's names, so the two can never disagree.
 const (
-	DefaultBuilderImage   = "apprun/builder:bookworm"
-	DefaultLifecycleImage = "buildpacksio/lifecycle:0.21.0"
+	DefaultBuilderImage   = bootstrap.DefaultBuilderImage
+	DefaultLifecycleImage = bootstrap.LifecycleImageRepo + ":" + bootstrap.DefaultLifecycleVersion
 )
 
 // Defaults for the zero fields of Config.
