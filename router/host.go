@@ -16,10 +16,17 @@ func normalizeHost(h string) string {
 	}
 	if host, _, err := net.SplitHostPort(h); err == nil {
 		h = host
-	} else if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
-		h = h[1 : len(h)-1]
 	}
 	h = strings.TrimRight(h, ".")
+	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+		h = strings.TrimRight(h[1:len(h)-1], ".")
+	}
+	// A bracket left over ("[[::1]]", "a]b") is no host anything can be
+	// routed by; mapping it to "" keeps the function idempotent, which the
+	// routing table's keys rely on.
+	if strings.ContainsAny(h, "[]") {
+		return ""
+	}
 	// Most hosts arrive lowercase already; skip the allocation then.
 	for i := 0; i < len(h); i++ {
 		if c := h[i]; c >= 'A' && c <= 'Z' {
