@@ -344,3 +344,17 @@ func (r *Router) Samples(now time.Time) []RevisionSample {
 	})
 	return out
 }
+
+// InFlight returns the number of requests proxied to the instance at addr
+// now (websockets included: a hijacked connection holds its slot until it
+// closes). The deployer drains an instance it has unpublished by waiting
+// for this to reach 0.
+func (r *Router) InFlight(addr string) int {
+	r.mu.Lock()
+	in := r.instances[addr]
+	r.mu.Unlock()
+	if in == nil {
+		return 0
+	}
+	return int(in.inflight.Load())
+}

@@ -120,6 +120,9 @@ type Revision struct {
 	Number int    `json:"number"`
 	Image  string `json:"image"`
 	Digest string `json:"digest"`
+	// Kind is how the image was built: "buildpacks" (process types run
+	// through the CNB launcher) or "dockerfile" (the image's own command).
+	Kind string `json:"kind,omitempty"`
 	// Service is the service's settings when the revision was made (secret
 	// values excluded).
 	Service Service `json:"service"`

@@ -97,3 +97,12 @@ func procfileLineError(line string) string {
 	}
 	return ""
 }
+
+// ValidateProcessType checks a process type named outside a Procfile (in
+// `apprun scale`, say) by the Procfile's own rule.
+func ValidateProcessType(s string) error {
+	if !processTypeRE.MatchString(s) {
+		return fmt.Errorf("process type %q must be 1 to 63 letters, digits, '_' or '-', starting with a letter or digit", s)
+	}
+	return nil
+}

@@ -35,10 +35,15 @@ type Service struct {
 	Networks []string `json:"networks,omitempty"`
 	// Domains are custom hostnames attached to the service (each is
 	// verified before a certificate is requested for it).
-	Domains   []string  `json:"domains,omitempty"`
-	Source    Source    `json:"source"`
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	Domains []string `json:"domains,omitempty"`
+	// Formation is the number of instances to run per process type, set
+	// by `apprun scale web=3 worker=1`. A process type it does not name
+	// runs one instance ("web": Scaling.MinInstances, at least one, until
+	// the autoscaler decides); 0 stops a type.
+	Formation map[string]int `json:"formation,omitempty"`
+	Source    Source         `json:"source"`
+	CreatedAt time.Time      `json:"createdAt"`
+	UpdatedAt time.Time      `json:"updatedAt"`
 }
 
 // NewService returns a service called name with every default applied.
@@ -67,6 +72,14 @@ func (s Service) Validate() error {
 		}
 		if strings.ContainsRune(s.Env[k], 0) {
 			ps.Add("env."+k, "must not contain a NUL byte")
+		}
+	}
+	for _, k := range sortedKeys(s.Formation) {
+		if err := ValidateProcessType(k); err != nil {
+			ps.Add("formation."+k, "%v", err)
+		}
+		if n := s.Formation[k]; n < 0 || n > MaxInstancesLimit {
+			ps.Add("formation."+k, "must be between 0 and %d, got %d", MaxInstancesLimit, n)
 		}
 	}
 	ps.Merge("scaling", s.Scaling.Validate())

@@ -12,7 +12,7 @@ import (
 // checks the status, the error code, the field named and, above all, that
 // the store is exactly as it was: a refused request changes nothing.
 func TestBadInput(t *testing.T) {
-	e := newTestEnv(t, Config{})
+	e := newTestEnv(t, Config{Deployer: &fakeDeployer{}})
 	// Something to collide with and to patch.
 	e.must(http.StatusCreated, "POST", "/api/v1/networks", map[string]any{"name": "db"})
 	e.must(http.StatusCreated, "POST", "/api/v1/services", map[string]any{
@@ -124,10 +124,48 @@ func TestBadInput(t *testing.T) {
 		{name: "invalid apprun.yaml", method: "POST", path: "/api/v1/config/validate", body: yamlInvalid, status: 422, code: codeInvalid, field: "run.network.port", line: 6},
 		{name: "unknown apprun.yaml key", method: "POST", path: "/api/v1/config/validate", body: "version: 1.0\nrun:\n  comand: ./server\n", status: 422, code: codeInvalid, field: "run.comand", line: 3},
 
+		// Deployments, rollbacks, formation, logs and instances: refused
+		// before the deployer is asked (the fake changes nothing anyway, so
+		// the snapshot check covers only the store).
+		{name: "deploy to missing service", method: "POST", path: "/api/v1/services/nope/deployments", body: []byte("archive"), status: 404, code: codeNotFound},
+		{name: "deploy without a body", method: "POST", path: "/api/v1/services/web/deployments", status: 400, code: codeBadRequest},
+		{name: "deploy with an empty body", method: "POST", path: "/api/v1/services/web/deployments", body: []byte{}, status: 400, code: codeBadRequest},
+		{name: "deploy JSON instead of an archive", method: "POST", path: "/api/v1/services/web/deployments", body: `{"source":"."}`, status: 415, code: codeUnsupportedMedia, field: "Content-Type"},
+		{name: "rollback on missing service", method: "POST", path: "/api/v1/services/nope/rollback", body: `{}`, status: 404, code: codeNotFound},
+		{name: "rollback to unknown revision", method: "POST", path: "/api/v1/services/web/rollback", body: `{"revision":"rev_nope"}`, status: 404, code: codeNotFound, field: "revision"},
+		{name: "rollback to a non-ID", method: "POST", path: "/api/v1/services/web/rollback", body: `{"revision":"../x"}`, status: 400, code: codeBadRequest, field: "revision"},
+		{name: "rollback with nothing earlier", method: "POST", path: "/api/v1/services/web/rollback", body: `{}`, status: 409, code: codeConflict, field: "revision"},
+		{name: "rollback unknown field", method: "POST", path: "/api/v1/services/web/rollback", body: `{"rev":"x"}`, status: 400, code: codeBadRequest, field: "rev"},
+		{name: "rollback revision as number", method: "POST", path: "/api/v1/services/web/rollback", body: `{"revision":3}`, status: 400, code: codeBadRequest, field: "revision"},
+		{name: "rollback without a body", method: "POST", path: "/api/v1/services/web/rollback", status: 400, code: codeBadRequest},
+		{name: "formation on missing service", method: "PUT", path: "/api/v1/services/nope/formation", body: `{"web":1}`, status: 404, code: codeNotFound},
+		{name: "formation over 100", method: "PUT", path: "/api/v1/services/web/formation", body: `{"web":101}`, status: 422, code: codeInvalid, field: "formation.web"},
+		{name: "formation negative", method: "PUT", path: "/api/v1/services/web/formation", body: `{"worker":-1}`, status: 422, code: codeInvalid, field: "formation.worker"},
+		{name: "formation bad process type", method: "PUT", path: "/api/v1/services/web/formation", body: `{"we b":1}`, status: 422, code: codeInvalid, field: "formation.we b"},
+		{name: "formation count as string", method: "PUT", path: "/api/v1/services/web/formation", body: `{"web":"3"}`, status: 400, code: codeBadRequest, field: "formation.web"},
+		{name: "formation fraction", method: "PUT", path: "/api/v1/services/web/formation", body: `{"web":1.5}`, status: 400, code: codeBadRequest, field: "formation.web"},
+		{name: "formation null count", method: "PUT", path: "/api/v1/services/web/formation", body: `{"web":null}`, status: 400, code: codeBadRequest, field: "formation.web"},
+		{name: "formation empty", method: "PUT", path: "/api/v1/services/web/formation", body: `{}`, status: 400, code: codeBadRequest},
+		{name: "formation as array", method: "PUT", path: "/api/v1/services/web/formation", body: `["web=3"]`, status: 400, code: codeBadRequest},
+		{name: "formation through PATCH", method: "PATCH", path: "/api/v1/services/web", body: `{"formation":{"web":3}}`, status: 400, code: codeBadRequest, field: "formation"},
+		{name: "logs of missing service", method: "GET", path: "/api/v1/services/nope/logs", status: 404, code: codeNotFound},
+		{name: "logs bad since", method: "GET", path: "/api/v1/services/web/logs?since=yesterday", status: 400, code: codeBadRequest, field: "since"},
+		{name: "logs negative since", method: "GET", path: "/api/v1/services/web/logs?since=-5m", status: 400, code: codeBadRequest, field: "since"},
+		{name: "logs bad tail", method: "GET", path: "/api/v1/services/web/logs?tail=ten", status: 400, code: codeBadRequest, field: "tail"},
+		{name: "logs negative tail", method: "GET", path: "/api/v1/services/web/logs?tail=-1", status: 400, code: codeBadRequest, field: "tail"},
+		{name: "logs huge tail", method: "GET", path: "/api/v1/services/web/logs?tail=100000000", status: 400, code: codeBadRequest, field: "tail"},
+		{name: "logs bad follow", method: "GET", path: "/api/v1/services/web/logs?follow=please", status: 400, code: codeBadRequest, field: "follow"},
+		{name: "logs bad process", method: "GET", path: "/api/v1/services/web/logs?process=a%20b", status: 400, code: codeBadRequest, field: "process"},
+		{name: "logs bad revision", method: "GET", path: "/api/v1/services/web/logs?revision=..", status: 400, code: codeBadRequest, field: "revision"},
+		{name: "instances of missing service", method: "GET", path: "/api/v1/services/nope/instances", status: 404, code: codeNotFound},
+		{name: "instances bad name", method: "GET", path: "/api/v1/services/Web/instances", status: 404, code: codeNotFound},
+
 		// Credentials.
 		{name: "missing token", method: "POST", path: "/api/v1/services", body: `{"name":"x"}`, token: noAuth, status: 401, code: codeUnauthorized},
 		{name: "wrong token", method: "PATCH", path: "/api/v1/services/web", body: `{"port":1}`, token: wrongToken, status: 401, code: codeUnauthorized},
 		{name: "wrong token on delete", method: "DELETE", path: "/api/v1/services/web", token: wrongToken, status: 401, code: codeUnauthorized},
+		{name: "missing token on deploy", method: "POST", path: "/api/v1/services/web/deployments", body: []byte("archive"), token: noAuth, status: 401, code: codeUnauthorized},
+		{name: "wrong token on logs", method: "GET", path: "/api/v1/services/web/logs?follow=true", token: wrongToken, status: 401, code: codeUnauthorized},
 
 		// Conflicts.
 		{name: "duplicate service", method: "POST", path: "/api/v1/services", body: `{"name":"web"}`, status: 409, code: codeConflict, field: "name"},

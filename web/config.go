@@ -28,6 +28,10 @@ type Config struct {
 	ArchiveLimit int64
 	// Builder builds uploaded sources; nil answers those routes 503.
 	Builder Builder
+	// Deployer deploys, rolls back, scales and runs services and reads
+	// their logs and instances; nil answers those routes 503 (and DELETE of
+	// a service then only removes it from the store).
+	Deployer Deployer
 	// Traefik renders the routing table for Traefik; nil answers 503.
 	Traefik TraefikConfig
 	// Registry receives the HTTP metrics and the Go and process collectors,

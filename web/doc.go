@@ -17,6 +17,12 @@
 //     {"error":{"code","message","field","problems"}}, and keeps internal
 //     details in the log.
 //
-// The package depends on the store.Store interface and the spec domain only;
-// cmd/apprun wires in the concrete store.
+// Long operations (builds, deployments, rollbacks, following logs) answer
+// with NDJSON streams (stream.go): everything refusable is refused with an
+// ordinary JSON error before the 200, and a failure after it is the
+// stream's last line.
+//
+// The package depends on the store.Store interface, the spec domain and the
+// small interfaces it declares for what it does not own (Builder, Deployer,
+// TraefikConfig); cmd/apprun wires in the concrete types.
 package web

@@ -21,6 +21,7 @@ const (
 	codeMethodNotAllowed = "method_not_allowed"
 	codeConflict         = "conflict"
 	codeTooLarge         = "too_large"
+	codeUnsupportedMedia = "unsupported_media_type"
 	codeUnavailable      = "unavailable"
 	codeInternal         = "internal"
 )

@@ -114,7 +114,8 @@ const (
 
 // do sends a request with the env's token (or token, when not ""). body is
 // sent as is when it is a string or []byte, as JSON otherwise, and not at
-// all when nil.
+// all when nil; a []byte body is labelled application/octet-stream, every
+// other body application/json.
 func (e *testEnv) do(method, path string, body any, token ...string) response {
 	e.t.Helper()
 	var r io.Reader
@@ -137,7 +138,12 @@ func (e *testEnv) do(method, path string, body any, token ...string) response {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if body != nil {
+	switch body.(type) {
+	case nil:
+	case []byte:
+		// Raw bytes stand for an upload (a source archive).
+		req.Header.Set("Content-Type", "application/octet-stream")
+	default:
 		req.Header.Set("Content-Type", "application/json")
 	}
 	tok := e.token

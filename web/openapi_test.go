@@ -173,7 +173,7 @@ func TestOpenAPIRefsResolve(t *testing.T) {
 		}
 	}
 	walk(whole)
-	for _, name := range []string{"Service", "Scaling", "HealthCheck", "InstanceSize", "Source", "Deployment", "Revision", "Network", "Domain", "Token", "Error"} {
+	for _, name := range []string{"Service", "Scaling", "HealthCheck", "InstanceSize", "Source", "Deployment", "Revision", "Network", "Domain", "Token", "Error", "Formation", "InstanceList"} {
 		if resolveRef(whole, "#/components/schemas/"+name) == nil {
 			t.Errorf("components.schemas.%s is missing", name)
 		}
@@ -198,22 +198,27 @@ func TestOpenAPIServed(t *testing.T) {
 func TestOpenAPISchemasMatchTypes(t *testing.T) {
 	_, _, whole := loadOpenAPI(t)
 	for schema, v := range map[string]any{
-		"Service":       serviceResponse{},
-		"ServiceCreate": serviceInput{},
-		"ServicePatch":  serviceInput{},
-		"Scaling":       spec.Scaling{},
-		"HealthCheck":   spec.HealthCheck{},
-		"InstanceSize":  spec.InstanceSize{},
-		"Source":        spec.Source{},
-		"Deployment":    spec.Deployment{},
-		"Revision":      spec.Revision{},
-		"Network":       spec.Network{},
-		"NetworkCreate": networkInput{},
-		"Domain":        spec.Domain{},
-		"Token":         spec.Token{},
-		"TokenCreate":   tokenInput{},
-		"BuildResult":   BuildResult{},
-		"BuildEvent":    buildEvent{},
+		"Service":         serviceResponse{},
+		"ServiceCreate":   serviceInput{},
+		"ServicePatch":    serviceInput{},
+		"Scaling":         spec.Scaling{},
+		"HealthCheck":     spec.HealthCheck{},
+		"InstanceSize":    spec.InstanceSize{},
+		"Source":          spec.Source{},
+		"Deployment":      spec.Deployment{},
+		"Revision":        spec.Revision{},
+		"Network":         spec.Network{},
+		"NetworkCreate":   networkInput{},
+		"Domain":          spec.Domain{},
+		"Token":           spec.Token{},
+		"TokenCreate":     tokenInput{},
+		"BuildResult":     BuildResult{},
+		"BuildEvent":      buildEvent{},
+		"DeployEvent":     deployEvent{},
+		"RollbackRequest": rollbackInput{},
+		"LogLine":         LogLine{},
+		"LogEvent":        logsEvent{},
+		"InstanceStatus":  InstanceStatus{},
 	} {
 		s, _ := resolveRef(whole, "#/components/schemas/"+schema).(map[string]any)
 		props, _ := s["properties"].(map[string]any)

@@ -139,6 +139,12 @@ func (s *Server) routes() {
 	s.add(get, svc+"/deployments/:id", s.getDeployment, auth)
 	s.add(get, svc+"/revisions", s.listRevisions, auth)
 	s.add(get, svc+"/revisions/:id", s.getRevision, auth)
+	s.add(post, svc+"/deployments", s.createDeployment, auth)
+	s.archiveRoutes[svc+"/deployments"] = true
+	s.add(post, svc+"/rollback", s.rollback, auth)
+	s.add(put, svc+"/formation", s.putFormation, auth)
+	s.add(get, svc+"/logs", s.getLogs, auth)
+	s.add(get, svc+"/instances", s.getInstances, auth)
 
 	s.add(get, "/api/v1/networks", s.listNetworks, auth)
 	s.add(post, "/api/v1/networks", s.createNetwork, auth)

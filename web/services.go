@@ -214,8 +214,16 @@ func (s *Server) deleteService(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.st.DeleteService(c.Request().Context(), name); err != nil {
+	ctx := c.Request().Context()
+	// The service is read first so that the deployer, which is told after
+	// the store forgets it, still knows its ID and settings.
+	svc, err := s.st.GetService(ctx, name)
+	if err != nil {
 		return err
 	}
+	if err := s.st.DeleteService(ctx, name); err != nil {
+		return err
+	}
+	s.undeploy(ctx, svc)
 	return c.NoContent(http.StatusNoContent)
 }

@@ -1,21 +1,12 @@
 package main
 
 import (
-	"archive/tar"
-	"bufio"
-	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/url"
-	"os"
-	"path/filepath"
-	"regexp"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -128,16 +119,9 @@ print the image. The build log goes to stderr, the image to stdout, so
 IMAGE=$(apprun build .) works. .git is not uploaded.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := "."
-			if len(args) == 1 {
-				dir = args[0]
-			}
-			abs, err := filepath.Abs(dir)
+			abs, err := sourceDir(args)
 			if err != nil {
 				return err
-			}
-			if st, err := os.Stat(abs); err != nil || !st.IsDir() {
-				return usageErrorf("%s is not a directory", dir)
 			}
 			q := url.Values{}
 			switch {
@@ -151,15 +135,15 @@ IMAGE=$(apprun build .) works. .git is not uploaded.`,
 				}
 				q.Set("name", name)
 			}
-			var archive bytes.Buffer
-			if err := tarDir(abs, &archive); err != nil {
+			archive, err := packDir(abs)
+			if err != nil {
 				return err
 			}
 			c, err := g.client()
 			if err != nil {
 				return err
 			}
-			return g.streamBuild(cmd.Context(), c, "/api/v1/builds?"+q.Encode(), archive.Bytes())
+			return g.streamBuild(cmd.Context(), c, "/api/v1/builds?"+q.Encode(), archive)
 		},
 	}
 	cmd.Flags().StringVar(&service, "service", "", "build for this service (its image, its secrets masked)")
@@ -177,16 +161,15 @@ func (g *globals) streamBuild(ctx context.Context, c *client, path string, archi
 		return err
 	}
 	defer resp.Close()
-	sc := bufio.NewScanner(resp)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
+	finished := false
+	err = readNDJSON(resp, "build", func(line []byte) (bool, error) {
 		var ev struct {
 			Log    *string         `json:"log"`
 			Result json.RawMessage `json:"result"`
 			Error  *apiError       `json:"error"`
 		}
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			return fmt.Errorf("the server's build stream is not NDJSON: %w", err)
+		if err := json.Unmarshal(line, &ev); err != nil {
+			return true, fmt.Errorf("the server's build stream is not NDJSON: %w", err)
 		}
 		switch {
 		case ev.Log != nil:
@@ -196,105 +179,24 @@ func (g *globals) streamBuild(ctx context.Context, c *client, path string, archi
 			if ev.Error.Code == "build_failed" {
 				ev.Error.Status = 500
 			}
-			return ev.Error
+			return true, ev.Error
 		case ev.Result != nil:
+			finished = true
 			if g.json {
-				return g.printRaw(ev.Result)
+				return true, g.printRaw(ev.Result)
 			}
 			var res struct {
 				Image, Digest, Kind string
 			}
 			_ = json.Unmarshal(ev.Result, &res)
-			fmt.Fprintf(g.io.err, "-----> Done in %s\n", time.Since(start).Round(100*time.Millisecond))
+			fmt.Fprintf(g.io.err, "-----> Done in %s\n", elapsed(start))
 			fmt.Fprintln(g.io.out, res.Image)
-			return nil
+			return true, nil
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("reading the build stream: %w", err)
-	}
-	return fmt.Errorf("the build stream ended without a result")
-}
-
-// tarDir writes dir as a gzip-compressed tar, without .git. Symlinks are
-// kept as links (the server refuses any that leave the tree).
-func tarDir(dir string, w io.Writer) error {
-	gz := gzip.NewWriter(w)
-	tw := tar.NewWriter(gz)
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, path)
-		if err != nil || rel == "." {
-			return err
-		}
-		if d.IsDir() && d.Name() == ".git" {
-			return filepath.SkipDir
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		link := ""
-		if info.Mode()&fs.ModeSymlink != 0 {
-			if link, err = os.Readlink(path); err != nil {
-				return err
-			}
-		} else if !info.Mode().IsRegular() && !info.IsDir() {
-			return nil // sockets, devices: not source
-		}
-		hdr, err := tar.FileInfoHeader(info, link)
-		if err != nil {
-			return err
-		}
-		hdr.Name = filepath.ToSlash(rel)
-		hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "", ""
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if info.Mode().IsRegular() {
-			f, err := os.Open(path)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(tw, f)
-			f.Close()
-			return err
-		}
-		return nil
+		return false, nil
 	})
-	if err != nil {
-		return fmt.Errorf("packing %s: %w", dir, err)
-	}
-	if err := tw.Close(); err != nil {
+	if err != nil || finished {
 		return err
 	}
-	return gz.Close()
-}
-
-var nonLabel = regexp.MustCompile(`[^a-z0-9-]+`)
-
-// labelFromDir makes a DNS label from a directory's name ("My_App" →
-// "my-app").
-func labelFromDir(dir string) string {
-	s := nonLabel.ReplaceAllString(strings.ToLower(filepath.Base(dir)), "-")
-	s = strings.Trim(s, "-")
-	if s == "" || s[0] < 'a' || s[0] > 'z' {
-		s = "app-" + s
-	}
-	if len(s) > 63 {
-		s = strings.TrimRight(s[:63], "-")
-	}
-	return s
-}
-
-func byteSize(n int) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
+	return fmt.Errorf("the build stream ended without a result")
 }

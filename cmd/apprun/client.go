@@ -121,15 +121,18 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 	return nil
 }
 
-// stream sends body with contentType and returns the answer's body for
-// the caller to read as it arrives (a build's log). A non-2xx answer is
+// stream sends body with contentType (none when "") and returns the
+// answer's body for the caller to read as it arrives (a build's or a
+// deployment's log, followed logs). A non-2xx answer is
 // returned as an *apiError. No overall timeout: a build takes minutes.
 func (c *client) stream(ctx context.Context, method, path, contentType string, body []byte) (io.ReadCloser, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base.String()+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("building request: %w", err)
 	}
-	req.Header.Set("Content-Type", contentType)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
 	req.Header.Set("User-Agent", c.agent)
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)

@@ -42,6 +42,21 @@ type serverConfig struct {
 	AccessLog string `yaml:"accessLog"`
 	// Build configures the builder (see builder.Config for each field).
 	Build buildSettings `yaml:"build"`
+	// Deploy configures rollouts and the instances (see deployer.Config).
+	Deploy deploySettings `yaml:"deploy"`
+}
+
+// deploySettings are the deployer's server settings.
+type deploySettings struct {
+	// Network is the Docker network the router reaches instances on
+	// (made by apprun; container-to-container traffic is off on it).
+	Network string `yaml:"network"`
+	// StartTimeout bounds a new instance's wait for its first healthy
+	// check; DrainTimeout an old instance's in-flight requests after it is
+	// unpublished; StopGrace the time between SIGTERM and SIGKILL.
+	StartTimeout time.Duration `yaml:"startTimeout"`
+	DrainTimeout time.Duration `yaml:"drainTimeout"`
+	StopGrace    time.Duration `yaml:"stopGrace"`
 }
 
 // buildSettings are the builder's server settings.
@@ -88,6 +103,12 @@ func defaultServerConfig(getenv func(string) string) serverConfig {
 		LogFormat:       "text",
 		ShutdownTimeout: 30 * time.Second,
 		Build:           buildSettings{Bootstrap: true},
+		Deploy: deploySettings{
+			Network:      "apprun",
+			StartTimeout: 90 * time.Second,
+			DrainTimeout: 120 * time.Second,
+			StopGrace:    10 * time.Second,
+		},
 	}
 }
 
@@ -118,6 +139,22 @@ func loadServerConfig(path string, getenv func(string) string) (serverConfig, er
 	} {
 		if v := getenv(env); v != "" {
 			*dst = v
+		}
+	}
+	if v := getenv("APPRUN_DEPLOY_NETWORK"); v != "" {
+		c.Deploy.Network = v
+	}
+	for env, dst := range map[string]*time.Duration{
+		"APPRUN_DEPLOY_START_TIMEOUT": &c.Deploy.StartTimeout,
+		"APPRUN_DEPLOY_DRAIN_TIMEOUT": &c.Deploy.DrainTimeout,
+		"APPRUN_DEPLOY_STOP_GRACE":    &c.Deploy.StopGrace,
+	} {
+		if v := getenv(env); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return c, fmt.Errorf("%s=%q: want a duration such as 30s", env, v)
+			}
+			*dst = d
 		}
 	}
 	if v := getenv("APPRUN_BUILD_BOOTSTRAP"); v != "" {
@@ -154,6 +191,15 @@ func (c serverConfig) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		ps.Add("shutdownTimeout", "must be positive, got %s", c.ShutdownTimeout)
+	}
+	if err := spec.ValidateName(c.Deploy.Network); err != nil {
+		ps.Add("deploy.network", "%v", err)
+	}
+	for field, d := range map[string]time.Duration{"deploy.startTimeout": c.Deploy.StartTimeout,
+		"deploy.drainTimeout": c.Deploy.DrainTimeout, "deploy.stopGrace": c.Deploy.StopGrace} {
+		if d <= 0 {
+			ps.Add(field, "must be positive, got %s", d)
+		}
 	}
 	return ps.Err()
 }

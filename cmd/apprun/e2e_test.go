@@ -51,7 +51,7 @@ type server struct {
 
 var servingRE = regexp.MustCompile(`api=(http://127\.0\.0\.1:\d+) router=(http://127\.0\.0\.1:\d+)`)
 
-func startServer(t *testing.T, dataDir string) *server {
+func startServer(t *testing.T, dataDir string, env ...string) *server {
 	t.Helper()
 	bin, err := buildOnce()
 	if err != nil {
@@ -59,6 +59,7 @@ func startServer(t *testing.T, dataDir string) *server {
 	}
 	cmd := exec.Command(bin, "serve", "--data-dir", dataDir, "--api-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--save-cli-login=false")
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "APPRUN_CONFIG=", "APPRUN_BUILD_BOOTSTRAP=false")
+	cmd.Env = append(cmd.Env, env...)
 	stdout := &syncBuffer{}
 	cmd.Stdout = stdout
 	stderr, err := cmd.StderrPipe()

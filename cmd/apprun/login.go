@@ -46,7 +46,14 @@ the CLI config file (mode 0600), so later commands need neither flag.`,
 			if err != nil {
 				return err
 			}
-			if err := writeCLIConfig(path, cliConfig{Server: server, Token: token}); err != nil {
+			// Links made by `apprun deploy --service` survive a new login;
+			// a file that cannot be read is replaced, as before links.
+			saved, err := g.loadCLIConfig()
+			if err != nil {
+				saved = cliConfig{}
+			}
+			saved.Server, saved.Token = server, token
+			if err := writeCLIConfig(path, saved); err != nil {
 				return err
 			}
 			if g.json {

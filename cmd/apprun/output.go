@@ -66,3 +66,9 @@ func orDash(s string) string {
 	}
 	return s
 }
+
+// elapsed is the time since start for a "Done in 12.3s" line: seconds with
+// one decimal, which reads the same for a 0.4 s rollback and a 3 min build.
+func elapsed(start time.Time) string {
+	return fmt.Sprintf("%.1fs", time.Since(start).Seconds())
+}

@@ -65,14 +65,23 @@ Start the platform with "apprun serve"; every other command talks to its API.`,
 		newValidateCmd(g),
 		newBuilderCmd(g),
 		newBuildCmd(g),
+		newDeployCmd(g),
+		newRollbackCmd(g),
+		newScaleCmd(g),
+		newLogsCmd(g),
+		newPsCmd(g),
 	)
 	return root
 }
 
-// cliConfig is what `apprun login` saves.
+// cliConfig is what `apprun login` saves, with the directories linked to
+// services by `apprun deploy --service`.
 type cliConfig struct {
 	Server string `json:"server"`
 	Token  string `json:"token"`
+	// Links maps an absolute directory to the service that `apprun
+	// deploy` (and rollback, scale, logs, ps) act on when run there.
+	Links map[string]string `json:"links,omitempty"`
 }
 
 func (g *globals) cliConfigPath() (string, error) {

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +20,8 @@ import (
 
 	"github.com/apprun/apprun/builder"
 	"github.com/apprun/apprun/builder/bootstrap"
+	"github.com/apprun/apprun/deployer"
+	"github.com/apprun/apprun/deployer/docker"
 	"github.com/apprun/apprun/router"
 	"github.com/apprun/apprun/router/traefikcfg"
 	"github.com/apprun/apprun/store"
@@ -135,18 +140,33 @@ func serve(ctx context.Context, g *globals, cfg serverConfig, saveLogin bool) er
 		return err
 	}
 	defer closeLog()
-	// The deployer (a later issue) publishes routes into the router and
-	// answers its pokes; until then every host answers 404.
-	rt, err := router.New(router.Config{AppsDomain: cfg.AppsDomain, Registry: registry, AccessLog: accessLog}, log.With("component", "router"))
+	// The router calls the deployer's Poke when a request waits for a
+	// service with no ready instance; the deployer is made after it.
+	var dep *deployer.Deployer
+	rt, err := router.New(router.Config{
+		AppsDomain: cfg.AppsDomain, Registry: registry, AccessLog: accessLog,
+		Poke: func(service, revision string) {
+			if dep != nil {
+				dep.Poke(service, revision)
+			}
+		},
+	}, log.With("component", "router"))
 	if err != nil {
 		apiLn.Close()
 		httpLn.Close()
 		return fmt.Errorf("setting up the router: %w", err)
 	}
+	dep, err = newDeployer(ctx, cfg, st, rt, builds, log.With("component", "deployer"))
+	if err != nil {
+		apiLn.Close()
+		httpLn.Close()
+		return err
+	}
 	api, err := web.New(web.Config{
 		ServiceURL: cfg.serviceURL,
 		Version:    version,
 		Builder:    builds,
+		Deployer:   deployAPI{d: dep, dataDir: cfg.DataDir},
 		Traefik:    traefikExport{rt: rt, appsDomain: cfg.AppsDomain},
 		Registry:   registry,
 	}, st, log.With("component", "api"))
@@ -170,6 +190,7 @@ func serve(ctx context.Context, g *globals, cfg serverConfig, saveLogin bool) er
 	} else {
 		ready.finish(nil)
 	}
+	eg.Go(func() error { return dep.Run(egCtx) })
 	eg.Go(func() error {
 		if err := apiSrv.Serve(apiLn); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("API: %w", err)
@@ -261,4 +282,60 @@ func openAccessLog(path string, g *globals) (io.Writer, func(), error) {
 		return nil, nil, fmt.Errorf("access log: %w", err)
 	}
 	return f, func() { f.Close() }, nil
+}
+
+// newDeployer connects to the engine, settles the deployments a previous
+// run left unfinished, and returns the deployer (its reconciler starts with
+// the servers). Without an engine the platform still serves its API; the
+// reconciler logs until one answers.
+func newDeployer(ctx context.Context, cfg serverConfig, st store.Store, rt *router.Router, builds *buildService, log *slog.Logger) (*deployer.Deployer, error) {
+	eng, err := docker.New(docker.Config{}, log)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the container engine: %w", err)
+	}
+	inst, err := installationID(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	d, err := deployer.New(deployer.Config{
+		Store: st, Runtime: eng, Router: rt, Builder: deployBuilder{bs: builds},
+		Installation: inst,
+		Network:      cfg.Deploy.Network,
+		StartTimeout: cfg.Deploy.StartTimeout,
+		DrainTimeout: cfg.Deploy.DrainTimeout,
+		StopGrace:    cfg.Deploy.StopGrace,
+		LogDir:       filepath.Join(cfg.DataDir, "logs"),
+	}, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Recover(ctx); err != nil {
+		return nil, fmt.Errorf("recovering unfinished deployments: %w", err)
+	}
+	return d, nil
+}
+
+// installationID names this data directory's containers on the engine; it
+// is made once and kept in the data directory.
+func installationID(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, "installation-id")
+	if b, err := os.ReadFile(path); err == nil {
+		if id := strings.TrimSpace(string(b)); id != "" {
+			return id, nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("reading the installation ID: %w", err)
+	}
+	id, err := randomID()
+	if err != nil {
+		return "", err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("writing the installation ID: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("writing the installation ID: %w", err)
+	}
+	return id, nil
 }

@@ -326,7 +326,7 @@ func newServicesDeleteCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "delete NAME",
 		Aliases: []string{"rm", "destroy"},
-		Short:   "Delete a service, its secrets, deployments and revisions",
+		Short:   "Delete a service, its secrets, deployments and revisions, and stop its instances",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if confirm != args[0] {
