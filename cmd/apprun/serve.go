@@ -126,6 +126,8 @@ func serve(ctx context.Context, g *globals, cfg serverConfig, saveLogin bool) er
 		apiLn.Close()
 		return fmt.Errorf("router address: %w", err)
 	}
+	// URLs name the port really bound (the config may say port 0).
+	cfg.HTTPAddr = httpLn.Addr().String()
 	// The first-start token names the address really bound (the config may
 	// say port 0).
 	if err := firstStart(ctx, g, st, "http://"+apiLn.Addr().String(), saveLogin); err != nil {
