@@ -122,3 +122,67 @@ func copyDir(t *testing.T, from, to string) {
 		t.Fatalf("cp: %v %s", err, out)
 	}
 }
+
+// Process types from a Procfile: web is routed, worker runs beside it
+// without routes, and `apprun scale` sets each count.
+func TestDeployProcfileWorkerAndScale(t *testing.T) {
+	_, b := buildServer(t)
+	b.Close()
+	dataDir := t.TempDir()
+	network := "apprun-e2e-" + strings.ToLower(randomSuffix(t))
+	srv := startServer(t, dataDir, "APPRUN_DEPLOY_NETWORK="+network, "APPRUN_DEPLOY_STOP_GRACE=2s")
+	env := map[string]string{"APPRUN_SERVER": srv.api, "APPRUN_TOKEN": srv.token, "APPRUN_CLI_CONFIG": filepath.Join(t.TempDir(), "cli.json")}
+	t.Cleanup(func() { removeInstallation(t, dataDir, network, "") })
+	src := filepath.Join(t.TempDir(), "procs")
+	copyDir(t, filepath.Join("..", "..", "examples", "procfile"), src)
+	code, out, errs := cli(t, env, "", "deploy", src)
+	if code != 0 {
+		t.Fatalf("apprun deploy: exit %d\n%s%s", code, out, errs)
+	}
+	t.Cleanup(func() { removeServiceImages(t, srv, "procs") })
+	if !strings.Contains(out+errs, "web=1 worker=1") {
+		t.Errorf("the deploy did not start web and worker:\n%s%s", out, errs)
+	}
+	type inst struct{ Process, State, Address string }
+	count := func() map[string]int {
+		insts, err := apiGet[struct{ Instances []inst }](srv, srv.token, "/api/v1/services/procs/instances")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := map[string]int{}
+		for _, i := range insts.Instances {
+			if i.State == "running" {
+				n[i.Process]++
+			}
+			if i.Process == "worker" && i.Address != "" {
+				t.Errorf("a worker has a routed address %s", i.Address)
+			}
+		}
+		return n
+	}
+	if n := count(); n["web"] != 1 || n["worker"] != 1 {
+		t.Errorf("instances after deploy: %v", n)
+	}
+	if code, out, errs := cli(t, env, "", "scale", "--service", "procs", "worker=2", "web=2"); code != 0 {
+		t.Fatalf("apprun scale: exit %d\n%s%s", code, out, errs)
+	}
+	waitFor(t, 30*time.Second, "web=2 worker=2", func() bool { n := count(); return n["web"] == 2 && n["worker"] == 2 })
+	if code, out, errs := cli(t, env, "", "scale", "--service", "procs", "worker=0"); code != 0 {
+		t.Fatalf("apprun scale: exit %d\n%s%s", code, out, errs)
+	}
+	waitFor(t, 30*time.Second, "no worker", func() bool { n := count(); return n["web"] == 2 && n["worker"] == 0 })
+	if code, _, errs := cli(t, env, "", "scale", "--service", "procs", "clock=1"); code == 0 || !strings.Contains(errs, "no process type") {
+		t.Errorf("scaling a process type the app lacks: exit %d %s", code, errs)
+	}
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", timeout, what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
