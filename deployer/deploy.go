@@ -20,6 +20,14 @@ type DeployRequest struct {
 	// without a build: a rollback.
 	Dir        string
 	RevisionID string
+	// Fetch, when set instead of Dir, makes the source directory in the
+	// building step (a git fetch and checkout of a webhook's commit), so
+	// that the deployment is recorded before the slow part. cleanup
+	// removes the directory after the build.
+	Fetch func(ctx context.Context, log io.Writer) (dir string, cleanup func(), err error)
+	// Recorded, when set, is called once the deployment is recorded and
+	// before anything else happens (a webhook answers 202 then).
+	Recorded func(spec.Deployment)
 	// Source is recorded on the deployment (kind, ref, commit); its Kind
 	// defaults to "archive" for a Dir and "revision" otherwise.
 	Source spec.DeploymentSource
@@ -48,15 +56,16 @@ func (d *Deployer) Deploy(ctx context.Context, req DeployRequest, log io.Writer)
 	if svc, err = d.cfg.Store.GetService(ctx, req.Service); err != nil {
 		return spec.Deployment{}, err
 	}
+	build := req.Dir != "" || req.Fetch != nil
 	src := req.Source
 	if src.Kind == "" {
 		src.Kind = "archive"
-		if req.Dir == "" {
+		if !build {
 			src.Kind = "revision"
 		}
 	}
 	var rev spec.Revision
-	if req.Dir == "" {
+	if !build {
 		// Resolve the revision before recording anything: a rollback to
 		// nothing is a bad request, not a failed deployment.
 		if rev, err = d.rollbackTarget(ctx, svc, req.RevisionID); err != nil {
@@ -71,17 +80,31 @@ func (d *Deployer) Deploy(ctx context.Context, req DeployRequest, log io.Writer)
 		return spec.Deployment{}, err
 	}
 	failpoint("deploy-queued")
+	if req.Recorded != nil {
+		req.Recorded(dep)
+	}
 	start := d.cfg.Now()
 	step(log, "Deployment #%d of %s (%s)", dep.Number, svc.Name, dep.ID)
 	d.log.Info("deployment started", "service", svc.Name, "deployment", dep.ID, "source", src.Kind)
 
-	if req.Dir != "" {
+	if build {
 		if dep, err = d.transition(ctx, dep, spec.StateBuilding, ""); err != nil {
 			return dep, err
 		}
 		failpoint("deploy-building")
+		dir := req.Dir
+		if req.Fetch != nil {
+			var cleanup func()
+			dir, cleanup, err = req.Fetch(ctx, log)
+			if err != nil {
+				return d.fail(dep, "fetching the source: "+err.Error(), err)
+			}
+			if cleanup != nil {
+				defer cleanup()
+			}
+		}
 		step(log, "Building")
-		breq := BuildRequest{Service: svc, Deployment: dep, Dir: req.Dir}
+		breq := BuildRequest{Service: svc, Deployment: dep, Dir: dir}
 		if cur, ok, err := d.currentRevision(ctx, svc); err == nil && ok {
 			breq.PreviousImage = cur.Image
 		}

@@ -47,3 +47,14 @@ type Token struct {
 	CreatedAt  time.Time  `json:"createdAt"`
 	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
 }
+
+// SSHKey is a public key allowed to push over SSH.
+type SSHKey struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Fingerprint is the key's SHA256 fingerprint ("SHA256:…").
+	Fingerprint string `json:"fingerprint"`
+	// PublicKey is the key in authorized_keys form ("ssh-ed25519 AAAA…").
+	PublicKey string    `json:"publicKey"`
+	CreatedAt time.Time `json:"createdAt"`
+}

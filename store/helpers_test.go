@@ -83,7 +83,7 @@ func fullService(name string, networks ...string) spec.Service {
 func dump(t *testing.T, s *SQLite) string {
 	t.Helper()
 	var b strings.Builder
-	for _, table := range []string{"services", "secrets", "networks", "service_networks", "domains", "deployments", "revisions", "tokens", "meta", "schema_migrations"} {
+	for _, table := range []string{"services", "secrets", "networks", "service_networks", "domains", "deployments", "revisions", "tokens", "ssh_keys", "webhook_secrets", "webhook_deliveries", "meta", "schema_migrations"} {
 		rows, err := s.r.QueryContext(t.Context(), "SELECT * FROM "+table+" ORDER BY 1, 2")
 		if err != nil {
 			t.Fatalf("dumping %s: %v", table, err)

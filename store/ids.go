@@ -12,6 +12,7 @@ const (
 	prefixDeployment = "dep_"
 	prefixRevision   = "rev_"
 	prefixToken      = "tok_"
+	prefixKey        = "key_"
 )
 
 // lowerBase32 is RFC 4648 base32 in lowercase without padding: letters and

@@ -108,6 +108,29 @@ CREATE TABLE tokens (
 	last_used_at TEXT
 ) STRICT;
 `},
+	{2, "git: ssh keys, webhook secrets and deliveries", `
+CREATE TABLE ssh_keys (
+	id          TEXT PRIMARY KEY,
+	name        TEXT NOT NULL,
+	fingerprint TEXT NOT NULL UNIQUE,
+	public_key  TEXT NOT NULL,
+	created_at  TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE webhook_secrets (
+	service_id TEXT PRIMARY KEY REFERENCES services(id) ON DELETE CASCADE,
+	ciphertext BLOB NOT NULL,
+	created_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE webhook_deliveries (
+	service_id   TEXT NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+	provider     TEXT NOT NULL,
+	delivery_id  TEXT NOT NULL,
+	received_at  TEXT NOT NULL,
+	PRIMARY KEY (service_id, provider, delivery_id)
+) STRICT;
+`},
 }
 
 // migrate brings the schema up to date, one transaction per step, and

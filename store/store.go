@@ -20,6 +20,8 @@ type Store interface {
 	Networks
 	Deployments
 	Tokens
+	Keys
+	Webhooks
 	// Ping reports whether the store can serve (for /readyz).
 	Ping(ctx context.Context) error
 	Close() error
@@ -46,6 +48,17 @@ type Services interface {
 	// ListDomains returns the custom domains of every service (service ""),
 	// or of one service.
 	ListDomains(ctx context.Context, service string) ([]spec.Domain, error)
+	// GetDomain returns the custom domain called name, whichever service
+	// it is attached to.
+	GetDomain(ctx context.Context, name string) (spec.Domain, error)
+	// AddDomain attaches a custom domain to a service (appended to its
+	// Domains, as UpdateService would) as pending, with a fresh token.
+	AddDomain(ctx context.Context, service, name string) (spec.Domain, error)
+	// RemoveDomain detaches a custom domain from a service.
+	RemoveDomain(ctx context.Context, service, name string) error
+	// VerifyDomain marks a pending domain verified (VerifiedAt now); a
+	// verified one is returned as is.
+	VerifyDomain(ctx context.Context, name string) (spec.Domain, error)
 }
 
 // ServiceUpdate is one change to a service. Mutate (optional) edits the
