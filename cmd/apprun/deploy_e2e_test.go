@@ -109,9 +109,22 @@ func removeServiceImages(t *testing.T, srv *server, name string) {
 	if err != nil || svc.ID == "" {
 		return
 	}
-	out, _ := exec.Command("docker", "images", "-q", "--filter", "reference=apprun/app-"+svc.ID).Output()
-	for _, id := range strings.Fields(string(out)) {
-		_ = exec.Command("docker", "rmi", "-f", id).Run()
+	removeByServiceID(svc.ID)
+}
+
+// removeByServiceID removes the images and build cache volumes of a
+// service's builds.
+func removeByServiceID(id string) {
+	if id == "" {
+		return
+	}
+	out, _ := exec.Command("docker", "images", "-q", "--filter", "reference=apprun/app-"+id).Output()
+	for _, img := range strings.Fields(string(out)) {
+		_ = exec.Command("docker", "rmi", "-f", img).Run()
+	}
+	out, _ = exec.Command("docker", "volume", "ls", "-q", "--filter", "name=apprun_app-"+id+"-").Output()
+	for _, v := range strings.Fields(string(out)) {
+		_ = exec.Command("docker", "volume", "rm", "-f", v).Run()
 	}
 }
 

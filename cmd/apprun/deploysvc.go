@@ -63,6 +63,8 @@ func (b deployBuilder) Build(ctx context.Context, req deployer.BuildRequest, log
 type deployAPI struct {
 	d       *deployer.Deployer
 	dataDir string
+	// builds, when set, removes a deleted service's build caches.
+	builds *buildService
 }
 
 func (a deployAPI) DeployArchive(ctx context.Context, svc spec.Service, archive io.Reader, log io.Writer) (spec.Deployment, error) {
@@ -110,5 +112,11 @@ func (a deployAPI) Instances(ctx context.Context, svc spec.Service) ([]web.Insta
 }
 
 func (a deployAPI) Undeploy(ctx context.Context, svc spec.Service) error {
-	return a.d.Undeploy(ctx, svc)
+	err := a.d.Undeploy(ctx, svc)
+	if a.builds != nil {
+		// The caches are keyed on the image repository, shared by every
+		// revision's tag.
+		err = errors.Join(err, a.builds.b.RemoveCache(ctx, "apprun/app-"+svc.ID+":latest"))
+	}
+	return err
 }

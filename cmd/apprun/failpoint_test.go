@@ -267,9 +267,6 @@ func removeInstallation(t *testing.T, dataDir, network, serviceID string) {
 		_ = exec.Command("docker", "rm", "-f", c[0]).Run()
 	}
 	_ = exec.Command("docker", "network", "rm", network).Run()
-	// The images the build failpoints made.
-	out, _ := exec.Command("docker", "images", "-q", "--filter", "reference=apprun/app-"+serviceID).Output()
-	for _, id := range strings.Fields(string(out)) {
-		_ = exec.Command("docker", "rmi", "-f", id).Run()
-	}
+	// The images and caches the build failpoints made.
+	removeByServiceID(serviceID)
 }

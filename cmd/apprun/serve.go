@@ -168,7 +168,7 @@ func serve(ctx context.Context, g *globals, cfg serverConfig, saveLogin bool) er
 		ServiceURL: cfg.serviceURL,
 		Version:    version,
 		Builder:    builds,
-		Deployer:   deployAPI{d: dep, dataDir: cfg.DataDir},
+		Deployer:   deployAPI{d: dep, dataDir: cfg.DataDir, builds: builds},
 		Traefik:    traefikExport{rt: rt, appsDomain: cfg.AppsDomain},
 		Registry:   registry,
 	}, st, log.With("component", "api"))
