@@ -50,8 +50,11 @@ func (d *Deployer) Deploy(ctx context.Context, req DeployRequest, log io.Writer)
 	if err != nil {
 		return spec.Deployment{}, err
 	}
-	unlock := d.lock(svc.ID)
-	defer unlock()
+	// One deployment of a service at a time; the reconciler keeps looking
+	// after the serving instances while this one builds, and is held off
+	// only during the rollout (below).
+	unlockDeploy := d.lockDeploys(svc.ID)
+	defer unlockDeploy()
 	// The service as it is now, not as it was before the lock was taken.
 	if svc, err = d.cfg.Store.GetService(ctx, req.Service); err != nil {
 		return spec.Deployment{}, err
@@ -131,7 +134,13 @@ func (d *Deployer) Deploy(ctx context.Context, req DeployRequest, log io.Writer)
 		return dep, err
 	}
 	failpoint("deploy-revision")
+	unlock := d.lock(svc.ID)
+	// The settings may have changed during the build (a scale, say).
+	if cur, err := d.cfg.Store.GetService(ctx, req.Service); err == nil {
+		svc = cur
+	}
 	dep, err = d.rollout(context.WithoutCancel(ctx), dep, svc, rev, log)
+	unlock()
 	if err != nil {
 		step(log, "Deployment #%d failed after %s", dep.Number, since(d.cfg.Now(), start))
 		return dep, err

@@ -235,6 +235,11 @@ func (d *Deployer) lock(serviceID string) func() {
 	return m.Unlock
 }
 
+// lockDeploys serialises the deployments of one service.
+func (d *Deployer) lockDeploys(serviceID string) func() {
+	return d.lock("deploys/" + serviceID)
+}
+
 // tryLock is lock without waiting; ok is false when the service is busy.
 func (d *Deployer) tryLock(serviceID string) (unlock func(), ok bool) {
 	d.locksMu.Lock()
