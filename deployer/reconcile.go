@@ -198,11 +198,15 @@ func (d *Deployer) reconcileService(ctx context.Context, svc spec.Service, insts
 	a := plan.Compute(in)
 
 	d.mu.Lock()
+	// One crash per process type per pass: when the engine restarts, every
+	// instance exits at once, and that is one event, not ten crashes in a
+	// row with a back-off of minutes.
+	counted := map[string]bool{}
 	for _, c := range a.Crashed {
-		if d.stopping[c.ID] {
-			continue // stopped by apprun, not crashed
+		if !counted[c.Process] {
+			counted[c.Process] = true
+			d.crashedLocked(svc.ID, c.Process, now)
 		}
-		d.crashedLocked(svc.ID, c.Process, now)
 		i := byID[c.ID]
 		d.log.Warn("instance exited; replacing it", "service", svc.Name, "instance", i.Name,
 			"code", i.ExitCode, "oom", i.OOMKilled, "restarts", d.restarts[svc.ID][c.Process].count)
