@@ -1,9 +1,11 @@
 package router
 
 import (
+	"bufio"
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -14,6 +16,33 @@ type recorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+
+	// conn is the client's connection once the proxy hijacked it for an
+	// upgrade (a websocket), so the tunnel can be ended from the
+	// instance's side (see tunnel.go).
+	connMu sync.Mutex
+	conn   net.Conn
+}
+
+// Hijack hands the connection to the proxy and keeps a hold of it.
+func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.connMu.Lock()
+		w.conn = c
+		w.connMu.Unlock()
+	}
+	return c, brw, err
+}
+
+// closeConn closes the hijacked connection, if any.
+func (w *recorder) closeConn() {
+	w.connMu.Lock()
+	c := w.conn
+	w.connMu.Unlock()
+	if c != nil {
+		_ = c.Close()
+	}
 }
 
 func (w *recorder) WriteHeader(code int) {

@@ -17,6 +17,12 @@ type instance struct {
 	// refs counts the backends of the serving table at this address
 	// (guarded by Router.mu).
 	refs int
+	// owner is the service and revision ("web/rev_…") the address was
+	// first published for (guarded by Router.mu).
+	owner string
+	// pool holds the fast path's idle connections to the address, made on
+	// first use (Router.pool).
+	pool atomic.Pointer[connPool]
 }
 
 // tryAcquire takes one of the instance's limit slots, or reports that all

@@ -20,11 +20,19 @@
 // the moment a slot frees or a new table brings an instance; past the queue
 // or the hold timeout it gets 503 with Retry-After, never a reset.
 //
-// Proxying is httputil.ReverseProxy with Rewrite over a transport that keeps
-// many idle connections per instance. Forwarding headers are set by the
-// router only: any the client sent, in any case or spelled with
+// Ordinary requests are proxied on a fast path (forward.go): on the
+// handler's own goroutine, over a pooled keep-alive connection per
+// instance, with the request head written by the router and the response
+// read with http.ReadResponse. Upgrades (websockets), Expect:
+// 100-continue, request trailers and anything the fast path does not write
+// the transport's way go to httputil.ReverseProxy with Rewrite over a
+// transport that keeps many idle connections per instance. Both send the
+// same headers and answer failures alike. Forwarding headers are set by
+// the router only: any the client sent, in any case or spelled with
 // underscores, are dropped. A request whose connection failed before any of
-// it was sent is retried once per other instance. Streams are flushed as
+// it was sent is retried once per other instance; one whose pooled
+// connection the instance had closed is retried on a fresh one when
+// nothing came back and it is safe to send again (net/http's rule). Streams are flushed as
 // they come, websockets pass through, and each service has a request
 // timeout and body limit. Every request is counted in per-second
 // concurrency windows (Samples, for the autoscaler), Prometheus metrics and,

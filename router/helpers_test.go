@@ -22,7 +22,10 @@ func newTestRouter(t *testing.T, cfg Config) *Router {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { r.transport.CloseIdleConnections() })
+	t.Cleanup(func() {
+		r.transport.CloseIdleConnections()
+		r.closeIdleUpstreams()
+	})
 	return r
 }
 

@@ -27,6 +27,9 @@ type lease struct {
 	rev   *revision
 	b     *backend
 	tried []string
+	// rec is the request's response writer, which holds the client's
+	// connection once a websocket hijacked it.
+	rec *recorder
 }
 
 // release gives the slot back and wakes one request waiting for it.

@@ -110,17 +110,24 @@ func (r *Router) proxyError(w http.ResponseWriter, req *http.Request, err error)
 	if l != nil {
 		svc = l.svc.name
 	}
+	r.writeProxyError(w, svc, req.Host, err, context.Cause(req.Context()))
+}
+
+// writeProxyError is proxyError for both paths: cause is why the request
+// ended early (the router shutting down, its timeout, the client gone), or
+// nil when the instance failed.
+func (r *Router) writeProxyError(w http.ResponseWriter, svc, host string, err, cause error) {
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
 		writeText(w, http.StatusRequestEntityTooLarge, 0, fmt.Sprintf("apprun: the request body is larger than %d bytes", mbe.Limit))
-	case errors.Is(err, errShuttingDown), errors.Is(context.Cause(req.Context()), errShuttingDown):
+	case errors.Is(err, errShuttingDown), errors.Is(cause, errShuttingDown):
 		writeText(w, http.StatusServiceUnavailable, 1, "apprun: the router is shutting down")
-	case errors.Is(err, errRequestTimeout), errors.Is(context.Cause(req.Context()), errRequestTimeout):
+	case errors.Is(err, errRequestTimeout), errors.Is(cause, errRequestTimeout):
 		writeText(w, http.StatusGatewayTimeout, 0, fmt.Sprintf("apprun: %s did not answer in time", svc))
 	default:
-		if req.Context().Err() == nil {
-			r.log.Warn("proxying failed", "service", svc, "host", req.Host, "err", err)
+		if cause == nil {
+			r.log.Warn("proxying failed", "service", svc, "host", host, "err", err)
 		}
 		writeText(w, http.StatusBadGateway, 0, fmt.Sprintf("apprun: %s could not be reached", svc))
 	}

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -33,24 +34,18 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if l != nil && l.b != nil {
 				l.b.inst.failures.Store(0)
 			}
+			if res.StatusCode == http.StatusSwitchingProtocols && l != nil && l.rec != nil {
+				if rwc, ok := res.Body.(io.ReadWriteCloser); ok {
+					res.Body = &tunnelEnd{ReadWriteCloser: rwc, end: l.rec.closeConn}
+				}
+			}
 			return res, nil
 		}
 		if l == nil || l.b == nil || !isDialError(err) || req.Context().Err() != nil || (body != nil && body.read.Load()) {
 			return nil, err
 		}
-		l.b.inst.failures.Add(1)
-		if !t.r.moveLease(l) {
+		if !t.r.retryOnAnother(req.Context(), l) {
 			return nil, err
-		}
-		l.rev.state.rm().retries.Inc()
-		if d := t.r.cfg.RetryBackoff; d > 0 {
-			tm := time.NewTimer(d)
-			select {
-			case <-tm.C:
-			case <-req.Context().Done():
-				tm.Stop()
-				return nil, err
-			}
 		}
 		req = req.Clone(req.Context())
 		req.URL.Host = l.b.addr
@@ -58,6 +53,28 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			req.Body = body
 		}
 	}
+}
+
+// retryOnAnother counts a failed connection against the lease's instance
+// and moves the lease to another instance of the revision, after
+// RetryBackoff. It reports false when there is no other free instance (the
+// lease then stays where it was) or ctx ended during the pause.
+func (r *Router) retryOnAnother(ctx context.Context, l *lease) bool {
+	l.b.inst.failures.Add(1)
+	if !r.moveLease(l) {
+		return false
+	}
+	l.rev.state.rm().retries.Inc()
+	if d := r.cfg.RetryBackoff; d > 0 {
+		tm := time.NewTimer(d)
+		defer tm.Stop()
+		select {
+		case <-tm.C:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
 }
 
 // moveLease moves the lease to another instance of its revision that it has

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"slices"
@@ -51,7 +52,10 @@ type Router struct {
 	m         *metrics
 	proxy     *httputil.ReverseProxy
 	transport *http.Transport
-	logMu     sync.Mutex // serialises access-log lines
+	// dial connects the fast path to an instance (forward.go); tests
+	// replace it.
+	dial  func(ctx context.Context, network, addr string) (net.Conn, error)
+	logMu sync.Mutex // serialises access-log lines
 
 	// Graceful shutdown: active counts ServeHTTP calls (websockets
 	// included, as the proxy blocks until they close); stop is cancelled
@@ -130,6 +134,7 @@ func New(cfg Config, log *slog.Logger) (*Router, error) {
 	r.stopCtx, r.stop = context.WithCancelCause(context.Background())
 	r.transport = newTransport(cfg)
 	r.proxy = r.newProxy()
+	r.dial = (&net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}).DialContext
 	r.table.Store(buildTable(nil, cfg.AppsDomain))
 	return r, nil
 }
@@ -249,10 +254,23 @@ func (r *Router) bind(prev, t *table, dirty []string) {
 			}
 			st.refs++
 			rev.state = st
+			owner := svc.name + "/" + rev.id
 			for _, b := range rev.backends {
 				in := r.instances[b.addr]
+				if in != nil && in.refs == 0 && in.owner != owner {
+					// The address belonged to another revision's instance
+					// (the engine hands a freed IP to a new container): a
+					// fresh counter, so whatever the old instance still had
+					// in flight is not counted against the new one, and a
+					// fresh pool, as the idle connections went to the old.
+					delete(r.orphanInst, b.addr)
+					if p := in.pool.Load(); p != nil {
+						p.closeIdle()
+					}
+					in = nil
+				}
 				if in == nil {
-					in = &instance{}
+					in = &instance{owner: owner}
 					r.instances[b.addr] = in
 				}
 				in.refs++
@@ -283,6 +301,9 @@ func (r *Router) bind(prev, t *table, dirty []string) {
 		}
 		if in.refs == 0 && in.inflight.Load() == 0 {
 			delete(r.instances, a)
+			if p := in.pool.Load(); p != nil {
+				p.closeIdle()
+			}
 		}
 	}
 	for k := range r.orphanRevs {

@@ -34,6 +34,10 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		defer func() { r.logAccess(req, rec, start) }()
 	}
 
+	if ambiguousFraming(req) {
+		writeText(rec, http.StatusBadRequest, 0, "apprun: the request's length is ambiguous (Content-Length and Transfer-Encoding disagree)")
+		return
+	}
 	t := r.table.Load()
 	svc := t.lookup(req.Host)
 	if svc == nil {
@@ -60,7 +64,7 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		defer stopAfter()
 	}
 
-	l := &lease{svc: svc, rev: rev}
+	l := &lease{svc: svc, rev: rev, rec: rec}
 	l.rev.state.enter(start)
 	err := r.acquire(ctx, t, l)
 	st := l.rev.state
@@ -91,16 +95,29 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	// The request timeout bounds ordinary requests, streams included (as in
 	// App Runner); an upgraded connection (websocket) is bounded by
 	// Shutdown instead, as it is meant to stay open.
+	d := l.svc.requestTimeout
+	if d == 0 {
+		d = r.cfg.DefaultRequestTimeout
+	}
+	// Ordinary requests take the fast path (forward.go), which bounds them
+	// with a deadline on the instance's connection instead of a context.
+	if r.fastPath() && r.forward(ctx, rec, req, l, d) {
+		return
+	}
 	if !isUpgrade(req) {
-		d := l.svc.requestTimeout
-		if d == 0 {
-			d = r.cfg.DefaultRequestTimeout
-		}
 		var cancelT context.CancelFunc
 		ctx, cancelT = context.WithTimeoutCause(ctx, d, errRequestTimeout)
 		defer cancelT()
 	}
 	r.proxy.ServeHTTP(rec, req.WithContext(context.WithValue(ctx, leaseKey{}, l)))
+}
+
+// fastPath reports whether the fast path stands in for the proxy's
+// transport: only while the proxy uses the router's own (tests give it
+// one that fails at will, to exercise the retry rules of that path).
+func (r *Router) fastPath() bool {
+	rt, ok := r.proxy.Transport.(*retryTransport)
+	return ok && rt.next == http.RoundTripper(r.transport)
 }
 
 // reject answers a request that got no instance.
@@ -121,6 +138,32 @@ func (r *Router) reject(w http.ResponseWriter, l *lease, err error) {
 		// errNoRevision, or the client went away (then nobody reads this).
 		writeText(w, http.StatusServiceUnavailable, 1, fmt.Sprintf("apprun: %s is not available", l.svc.name))
 	}
+}
+
+// ambiguousFraming reports a request whose body length two parties could
+// read differently, the stuff of request smuggling: a transfer coding other
+// than chunked alone, one with a Content-Length beside it, or differing
+// Content-Lengths. net/http's server refuses these itself (or, for chunked
+// with a Content-Length, drops the length); this holds for requests from
+// any other server, whose framing the proxy must not pass on.
+func ambiguousFraming(req *http.Request) bool {
+	te := req.TransferEncoding
+	if hte, ok := req.Header["Transfer-Encoding"]; ok {
+		te = hte
+	}
+	if len(te) > 1 || (len(te) == 1 && !strings.EqualFold(strings.TrimSpace(te[0]), "chunked")) {
+		return true
+	}
+	cl := req.Header["Content-Length"]
+	if len(te) > 0 && len(cl) > 0 {
+		return true
+	}
+	for _, v := range cl[min(1, len(cl)):] {
+		if strings.TrimSpace(v) != strings.TrimSpace(cl[0]) {
+			return true
+		}
+	}
+	return false
 }
 
 func isUpgrade(req *http.Request) bool {
@@ -219,14 +262,17 @@ func (r *Router) Shutdown(ctx context.Context) error {
 				case <-grace.C:
 					r.log.Warn("router shutdown: requests still running after the deadline", "count", r.active.Load())
 					r.transport.CloseIdleConnections()
+					r.closeIdleUpstreams()
 					return ctx.Err()
 				}
 			}
 			r.transport.CloseIdleConnections()
+			r.closeIdleUpstreams()
 			return ctx.Err()
 		}
 	}
 	r.stop(errShuttingDown)
 	r.transport.CloseIdleConnections()
+	r.closeIdleUpstreams()
 	return errors.Join(errs...)
 }
