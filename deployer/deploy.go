@@ -50,15 +50,6 @@ func (d *Deployer) Deploy(ctx context.Context, req DeployRequest, log io.Writer)
 	if err != nil {
 		return spec.Deployment{}, err
 	}
-	// One deployment of a service at a time; the reconciler keeps looking
-	// after the serving instances while this one builds, and is held off
-	// only during the rollout (below).
-	unlockDeploy := d.lockDeploys(svc.ID)
-	defer unlockDeploy()
-	// The service as it is now, not as it was before the lock was taken.
-	if svc, err = d.cfg.Store.GetService(ctx, req.Service); err != nil {
-		return spec.Deployment{}, err
-	}
 	build := req.Dir != "" || req.Fetch != nil
 	src := req.Source
 	if src.Kind == "" {
@@ -85,6 +76,19 @@ func (d *Deployer) Deploy(ctx context.Context, req DeployRequest, log io.Writer)
 	failpoint("deploy-queued")
 	if req.Recorded != nil {
 		req.Recorded(dep)
+	}
+	// One deployment of a service at a time: a second one is recorded
+	// (queued) at once, so a webhook can answer, and waits here. The
+	// reconciler keeps looking after the serving instances while a
+	// deployment builds, and is held off only during its rollout (below).
+	unlockDeploy, err := d.lockDeploys(ctx, svc.ID)
+	if err != nil {
+		return d.fail(dep, "cancelled while waiting for the service's previous deployment", err)
+	}
+	defer unlockDeploy()
+	// The service as it is now, not as it was when the deployment queued.
+	if cur, err := d.cfg.Store.GetService(ctx, req.Service); err == nil {
+		svc = cur
 	}
 	start := d.cfg.Now()
 	step(log, "Deployment #%d of %s (%s)", dep.Number, svc.Name, dep.ID)

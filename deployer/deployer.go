@@ -157,6 +157,7 @@ type Deployer struct {
 	// reconciler's pass), keyed by service ID.
 	locksMu sync.Mutex
 	locks   map[string]*sync.Mutex
+	deploys map[string]chan struct{}
 
 	// mu guards the in-memory state below.
 	mu sync.Mutex
@@ -211,6 +212,7 @@ func New(cfg Config, log *slog.Logger) (*Deployer, error) {
 		cfg:       cfg,
 		log:       log,
 		locks:     map[string]*sync.Mutex{},
+		deploys:   map[string]chan struct{}{},
 		health:    map[string]*instHealth{},
 		restarts:  map[string]map[string]*backoff{},
 		stopping:  map[string]bool{},
@@ -235,9 +237,22 @@ func (d *Deployer) lock(serviceID string) func() {
 	return m.Unlock
 }
 
-// lockDeploys serialises the deployments of one service.
-func (d *Deployer) lockDeploys(serviceID string) func() {
-	return d.lock("deploys/" + serviceID)
+// lockDeploys serialises the deployments of one service; a deployment
+// waiting its turn gives up when ctx ends.
+func (d *Deployer) lockDeploys(ctx context.Context, serviceID string) (func(), error) {
+	d.locksMu.Lock()
+	ch := d.deploys[serviceID]
+	if ch == nil {
+		ch = make(chan struct{}, 1)
+		d.deploys[serviceID] = ch
+	}
+	d.locksMu.Unlock()
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // tryLock is lock without waiting; ok is false when the service is busy.

@@ -341,3 +341,38 @@ func TestScaleFromZero(t *testing.T) {
 	}
 	t.Logf("from zero: first response after %s, all 100 after %s", first.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 }
+
+// A second deployment of a service is recorded (queued) at once, waits for
+// the first, then runs; the last one wins.
+func TestConcurrentDeploysQueue(t *testing.T) {
+	h := newHarness(t, nil)
+	svc := h.service("web", nil)
+	r1, r2 := h.revision(svc, "v1", nil), h.revision(svc, "v2", nil)
+	h.mustDeploy(svc, r1)
+	firstStarted := make(chan struct{})
+	var wg sync.WaitGroup
+	var errs [2]error
+	wg.Go(func() {
+		_, errs[0] = h.d.Deploy(context.Background(), deployer.DeployRequest{Service: "web", RevisionID: r2.ID,
+			Recorded: func(spec.Deployment) { close(firstStarted) }}, nil)
+	})
+	<-firstStarted
+	recorded := make(chan spec.Deployment, 1)
+	start := time.Now()
+	wg.Go(func() {
+		_, errs[1] = h.d.Deploy(context.Background(), deployer.DeployRequest{Service: "web", RevisionID: r1.ID,
+			Recorded: func(d spec.Deployment) { recorded <- d }}, nil)
+	})
+	d := <-recorded
+	if d.State != spec.StateQueued {
+		t.Errorf("the second deployment was recorded as %s", d.State)
+	}
+	t.Logf("second deployment recorded %s after it was asked for, while the first ran", time.Since(start).Round(time.Microsecond))
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("deploys: %v", errs)
+	}
+	if _, body, _ := h.get(http.DefaultClient, "web", "/"); !strings.Contains(body, "v1") {
+		t.Errorf("after both deploys: %q, want the last (v1)", body)
+	}
+}
