@@ -31,12 +31,22 @@ var owners = []struct {
 	{"modernc.org/sqlite", []string{"store"}},
 }
 
+// testOnly names outside systems that no package of ours may import, and
+// only the tests of the listed packages may (Pebble, the ACME test server).
+var testOnly = []struct {
+	prefix string
+	allow  []string
+}{
+	{"github.com/letsencrypt/pebble", []string{"router/tls"}},
+}
+
 // pkg is what the rules need of one package: its path inside the module,
-// its direct imports and all its dependencies.
+// its direct imports, all its dependencies and its tests' imports.
 type pkg struct {
-	rel     string
-	imports []string
-	deps    []string
+	rel         string
+	imports     []string
+	deps        []string
+	testImports []string
 }
 
 func planeOf(rel string) string {
@@ -75,6 +85,19 @@ func checkRules(pkgs []pkg) []string {
 				}
 			}
 		}
+		for _, o := range testOnly {
+			allowed := slices.ContainsFunc(o.allow, func(a string) bool { return p.rel == a || strings.HasPrefix(p.rel, a+"/") })
+			for _, imp := range p.imports {
+				if imp == o.prefix || strings.HasPrefix(imp, o.prefix+"/") {
+					bad = append(bad, fmt.Sprintf("%s imports %s, which only tests of %s may import", p.rel, imp, strings.Join(o.allow, " and ")))
+				}
+			}
+			for _, imp := range p.testImports {
+				if !allowed && (imp == o.prefix || strings.HasPrefix(imp, o.prefix+"/")) {
+					bad = append(bad, fmt.Sprintf("tests of %s import %s, which only tests of %s may import", p.rel, imp, strings.Join(o.allow, " and ")))
+				}
+			}
+		}
 		for _, imp := range p.imports {
 			for _, o := range owners {
 				if imp == o.prefix || strings.HasPrefix(imp, o.prefix) {
@@ -90,7 +113,7 @@ func checkRules(pkgs []pkg) []string {
 
 func listPackages(t *testing.T) []pkg {
 	t.Helper()
-	cmd := exec.Command("go", "list", "-f", "{{.ImportPath}}|{{join .Imports \" \"}}|{{join .Deps \" \"}}", "./...")
+	cmd := exec.Command("go", "list", "-f", "{{.ImportPath}}|{{join .Imports \" \"}}|{{join .Deps \" \"}}|{{join .TestImports \" \"}} {{join .XTestImports \" \"}}", "./...")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -101,12 +124,12 @@ func listPackages(t *testing.T) []pkg {
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
-		parts := strings.SplitN(sc.Text(), "|", 3)
-		if len(parts) != 3 {
+		parts := strings.SplitN(sc.Text(), "|", 4)
+		if len(parts) != 4 {
 			t.Fatalf("unexpected go list line %q", sc.Text())
 		}
 		rel := strings.TrimPrefix(strings.TrimPrefix(parts[0], module), "/")
-		pkgs = append(pkgs, pkg{rel: rel, imports: strings.Fields(parts[1]), deps: strings.Fields(parts[2])})
+		pkgs = append(pkgs, pkg{rel: rel, imports: strings.Fields(parts[1]), deps: strings.Fields(parts[2]), testImports: strings.Fields(parts[3])})
 	}
 	return pkgs
 }
@@ -140,6 +163,8 @@ func TestImportRulesCatchViolations(t *testing.T) {
 		{"traefik outside traefikcfg", pkg{rel: "web", imports: []string{"github.com/traefik/traefik/v3/pkg/config/dynamic"}}, "only router/traefikcfg"},
 		{"sql outside store", pkg{rel: "web", imports: []string{"database/sql"}}, "only store"},
 		{"importing cmd/apprun", pkg{rel: "web", deps: []string{m("cmd/apprun")}}, "composition root"},
+		{"pebble in router/tls code", pkg{rel: "router/tls", imports: []string{"github.com/letsencrypt/pebble/v2/wfe"}}, "only tests of router/tls"},
+		{"pebble in other tests", pkg{rel: "web", testImports: []string{"github.com/letsencrypt/pebble/v2/ca"}}, "only tests of router/tls"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := checkRules([]pkg{tc.p})
@@ -151,7 +176,7 @@ func TestImportRulesCatchViolations(t *testing.T) {
 	ok := []pkg{
 		{rel: "web", deps: []string{m("spec"), m("store"), "net/http"}},
 		{rel: "deployer/docker", imports: []string{"github.com/docker/docker/client"}},
-		{rel: "router/tls", imports: []string{"github.com/caddyserver/certmagic"}},
+		{rel: "router/tls", imports: []string{"github.com/caddyserver/certmagic"}, testImports: []string{"github.com/letsencrypt/pebble/v2/wfe"}},
 		{rel: "store", imports: []string{"database/sql", "modernc.org/sqlite"}, deps: []string{m("spec")}},
 		{rel: "cmd/apprun", deps: []string{m("web"), m("router"), m("store")}},
 	}

@@ -152,6 +152,14 @@ func writeText(w http.ResponseWriter, code, retryAfter int, msg string) {
 type slogWriter struct{ log *slog.Logger }
 
 func (s slogWriter) Write(p []byte) (int, error) {
-	s.log.Warn(strings.TrimSpace(string(p)), "source", "reverseproxy")
+	msg := strings.TrimSpace(string(p))
+	// A failed handshake is a client's business (a scanner, a name with no
+	// certificate, a client that does not trust the CA): one Warn per
+	// handshake would drown the log.
+	if strings.HasPrefix(msg, "http: TLS handshake error") {
+		s.log.Debug(msg, "source", "http")
+		return len(p), nil
+	}
+	s.log.Warn(msg, "source", "reverseproxy")
 	return len(p), nil
 }

@@ -196,9 +196,14 @@ func (r *Router) leave() {
 // until Shutdown. Serve a TLS listener (tls.NewListener) for HTTPS: the
 // router sees the TLS state and sets X-Forwarded-Proto from it. It returns
 // nil after Shutdown.
-func (r *Router) Serve(ln net.Listener) error {
+func (r *Router) Serve(ln net.Listener) error { return r.ServeHandler(ln, r) }
+
+// ServeHandler is Serve with h in front of the router: h answers what is
+// not app traffic (ACME challenges, domain-ownership tokens, the redirect
+// to HTTPS on the plain-HTTP port) and passes the rest to the router.
+func (r *Router) ServeHandler(ln net.Listener, h http.Handler) error {
 	srv := &http.Server{
-		Handler:           r,
+		Handler:           h,
 		ReadHeaderTimeout: r.cfg.ReadHeaderTimeout,
 		MaxHeaderBytes:    r.cfg.MaxHeaderBytes,
 		IdleTimeout:       r.cfg.IdleTimeout,

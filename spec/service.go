@@ -243,6 +243,27 @@ type Source struct {
 	Branch string `json:"branch"`
 	// AutoDeploy deploys every push to Branch (by webhook or polling).
 	AutoDeploy bool `json:"autoDeploy"`
+	// Poll, for a repository host that cannot send webhooks, is how often
+	// apprun asks Repo for Branch's head and deploys a new one: a duration
+	// such as "1m", at least MinPollInterval; "" (the default) polls never.
+	Poll string `json:"poll,omitempty"`
+}
+
+// MinPollInterval bounds Source.Poll from below, so that polling stays
+// polite to the repository host.
+const MinPollInterval = 30 * time.Second
+
+// PollInterval is Poll as a duration; 0 when polling is off (or Poll is
+// not valid, which Validate reports).
+func (s Source) PollInterval() time.Duration {
+	if s.Poll == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(s.Poll)
+	if err != nil || d < MinPollInterval {
+		return 0
+	}
+	return d
 }
 
 // DefaultSource deploys branch main, automatically.
@@ -266,6 +287,19 @@ func (s Source) Validate() Problems {
 	}
 	if err := ValidateBranch(s.Branch); err != nil {
 		ps.Add("branch", "%v", err)
+	}
+	if s.Poll != "" {
+		d, err := time.ParseDuration(s.Poll)
+		switch {
+		case err != nil:
+			ps.Add("poll", "must be a duration such as 1m or 5m, got %q", s.Poll)
+		case d < MinPollInterval:
+			ps.Add("poll", "must be at least %s, got %s", MinPollInterval, s.Poll)
+		case d > 24*time.Hour:
+			ps.Add("poll", "must be at most 24h, got %s", s.Poll)
+		case s.Repo == "":
+			ps.Add("poll", "needs source.repo, the repository to poll")
+		}
 	}
 	return ps
 }

@@ -85,6 +85,13 @@ func TestServiceValidate(t *testing.T) {
 		{"repo with credentials", func(s *Service) { s.Source.Repo = "https://u:p@github.com/a/b" }, []string{"source.repo"}},
 		{"repo not a URL", func(s *Service) { s.Source.Repo = "https://a b/%zz" }, []string{"source.repo"}},
 		{"empty branch", func(s *Service) { s.Source.Branch = "" }, []string{"source.branch"}},
+		{"poll 1m", func(s *Service) { s.Source.Repo, s.Source.Poll = "https://github.com/a/b.git", "1m" }, nil},
+		{"poll 30s", func(s *Service) { s.Source.Repo, s.Source.Poll = "https://github.com/a/b.git", "30s" }, nil},
+		{"poll 29s", func(s *Service) { s.Source.Repo, s.Source.Poll = "https://github.com/a/b.git", "29s" }, []string{"source.poll"}},
+		{"poll not a duration", func(s *Service) { s.Source.Repo, s.Source.Poll = "https://github.com/a/b.git", "often" }, []string{"source.poll"}},
+		{"poll negative", func(s *Service) { s.Source.Repo, s.Source.Poll = "https://github.com/a/b.git", "-1m" }, []string{"source.poll"}},
+		{"poll over a day", func(s *Service) { s.Source.Repo, s.Source.Poll = "https://github.com/a/b.git", "25h" }, []string{"source.poll"}},
+		{"poll without repo", func(s *Service) { s.Source.Poll = "1m" }, []string{"source.poll"}},
 		{"protocol-relative health path", func(s *Service) { s.HealthCheck.Path = "//evil.example/x" }, []string{"healthCheck.path"}},
 		{"option as branch", func(s *Service) { s.Source.Branch = "--upload-pack=touch /tmp/x" }, []string{"source.branch"}},
 		{"every problem at once", func(s *Service) {

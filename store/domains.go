@@ -111,20 +111,26 @@ func (s *SQLite) RemoveDomain(ctx context.Context, service, name string) error {
 // verified is returned unchanged (its VerifiedAt is when it first was).
 func (s *SQLite) VerifyDomain(ctx context.Context, name string) (spec.Domain, error) {
 	var out spec.Domain
+	var changed int64
 	now := s.stamp()
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE domains SET status = ?, verified_at = ? WHERE name = ? AND status = ?`,
-			spec.DomainVerified, formatTime(now), name, spec.DomainPending); err != nil {
+		res, err := tx.ExecContext(ctx, `UPDATE domains SET status = ?, verified_at = ? WHERE name = ? AND status = ?`,
+			spec.DomainVerified, formatTime(now), name, spec.DomainPending)
+		if err != nil {
 			return err
 		}
-		var err error
+		if changed, err = res.RowsAffected(); err != nil {
+			return err
+		}
 		out, err = getDomain(ctx, tx, name)
 		return err
 	})
 	if err != nil {
 		return spec.Domain{}, wrap(err, "verifying domain %q", name)
 	}
-	s.log.Info("domain verified", "service", out.Service, "domain", name)
+	if changed > 0 {
+		s.log.Info("domain verified", "service", out.Service, "domain", name)
+	}
 	return out, nil
 }
 

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"regexp"
 	"testing"
 	"time"
@@ -94,5 +95,131 @@ func TestDomains(t *testing.T) {
 	}
 	if ds, _ := s.ListDomains(ctx, "web"); len(ds) != 0 {
 		t.Errorf("domains left after clearing: %+v", ds)
+	}
+}
+
+func TestAddRemoveVerifyDomain(t *testing.T) {
+	s, _ := newStore(t)
+	clock := useClock(s)
+	ctx := t.Context()
+	for _, name := range []string{"web", "api"} {
+		svc := spec.NewService(name)
+		if name == "web" {
+			svc.Domains = []string{"a.example.com"}
+		}
+		if _, err := s.CreateService(ctx, svc, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	clock.advance(time.Minute)
+	d, err := s.AddDomain(ctx, "web", "www.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Name != "www.example.com" || d.Service != "web" || d.Status != spec.DomainPending || d.VerifyToken == "" ||
+		!d.CreatedAt.Equal(clock.t) || d.VerifiedAt != nil {
+		t.Errorf("added domain = %+v", d)
+	}
+	// The service's list and the table agree, and the service moved.
+	svc, err := s.GetService(ctx, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deepEqual(t, "Service.Domains", svc.Domains, []string{"a.example.com", "www.example.com"})
+	if !svc.UpdatedAt.Equal(clock.t) {
+		t.Errorf("updatedAt = %v, want %v", svc.UpdatedAt, clock.t)
+	}
+	if got, err := s.GetDomain(ctx, "www.example.com"); err != nil || got != d {
+		t.Errorf("GetDomain = %+v, %v; want %+v", got, err, d)
+	}
+
+	// Refused additions change nothing.
+	before := dump(t, s)
+	for _, tc := range []struct {
+		service, name string
+		target        error
+		fragment      string
+	}{
+		{"web", "www.example.com", spec.ErrConflict, `"www.example.com" is already attached to service "web"`},
+		{"api", "www.example.com", spec.ErrConflict, `domain "www.example.com" is attached to service "web"`},
+		{"nope", "new.example.com", spec.ErrNotFound, `service "nope"`},
+	} {
+		_, err := s.AddDomain(ctx, tc.service, tc.name)
+		wantErr(t, err, tc.target, tc.fragment)
+	}
+	for _, bad := range []string{"", "Www.Example.com", "localhost", "a..b", "1.2.3.4"} {
+		_, err := s.AddDomain(ctx, "web", bad)
+		wantProblem(t, err, "name", "")
+	}
+	for _, tc := range []struct{ service, name, fragment string }{
+		{"web", "nope.example.com", `domain "nope.example.com" of service "web"`},
+		{"api", "www.example.com", `domain "www.example.com" of service "api"`},
+		{"nope", "www.example.com", `service "nope"`},
+	} {
+		wantErr(t, s.RemoveDomain(ctx, tc.service, tc.name), spec.ErrNotFound, tc.fragment)
+	}
+	_, err = s.VerifyDomain(ctx, "nope.example.com")
+	wantErr(t, err, spec.ErrNotFound, `domain "nope.example.com"`)
+	_, err = s.GetDomain(ctx, "nope.example.com")
+	wantErr(t, err, spec.ErrNotFound, `domain "nope.example.com"`)
+	if dump(t, s) != before {
+		t.Errorf("a refused call changed the database")
+	}
+
+	// Verifying: pending → verified once; again is a no-op.
+	clock.advance(time.Minute)
+	v, err := s.VerifyDomain(ctx, "www.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifiedAt := clock.t
+	if v.Status != spec.DomainVerified || v.VerifiedAt == nil || !v.VerifiedAt.Equal(verifiedAt) || v.VerifyToken != d.VerifyToken {
+		t.Errorf("verified domain = %+v", v)
+	}
+	clock.advance(time.Minute)
+	again, err := s.VerifyDomain(ctx, "www.example.com")
+	if err != nil || again.VerifiedAt == nil || !again.VerifiedAt.Equal(verifiedAt) {
+		t.Errorf("verifying again = %+v, %v; want VerifiedAt kept at %v", again, err, verifiedAt)
+	}
+	// An update that keeps the domain keeps its verification.
+	if _, err := s.UpdateService(ctx, "web", ServiceUpdate{Mutate: func(svc *spec.Service) error { svc.Port = 9000; return nil }}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetDomain(ctx, "www.example.com"); got.Status != spec.DomainVerified {
+		t.Errorf("an unrelated update reset the domain: %+v", got)
+	}
+
+	// Removing frees the name; coming back (even to another service) it is
+	// pending again with a new token.
+	if err := s.RemoveDomain(ctx, "web", "www.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	svc, _ = s.GetService(ctx, "web")
+	deepEqual(t, "Service.Domains after remove", svc.Domains, []string{"a.example.com"})
+	if _, err := s.GetDomain(ctx, "www.example.com"); !errors.Is(err, spec.ErrNotFound) {
+		t.Errorf("removed domain still there: %v", err)
+	}
+	back, err := s.AddDomain(ctx, "api", "www.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Status != spec.DomainPending || back.VerifyToken == d.VerifyToken || back.Service != "api" {
+		t.Errorf("re-added domain = %+v", back)
+	}
+
+	// Removing the last domain leaves no rows; deleting the service takes
+	// its domains with it.
+	if err := s.RemoveDomain(ctx, "web", "a.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if ds, _ := s.ListDomains(ctx, "web"); len(ds) != 0 {
+		t.Errorf("domains left: %+v", ds)
+	}
+	if err := s.DeleteService(ctx, "api"); err != nil {
+		t.Fatal(err)
+	}
+	if ds, _ := s.ListDomains(ctx, ""); len(ds) != 0 {
+		t.Errorf("domains left after delete: %+v", ds)
 	}
 }

@@ -71,7 +71,7 @@ func fullService(name string, networks ...string) spec.Service {
 		Networks:     networks,
 		Domains:      []string{"www." + name + ".example.com", name + ".example.org"},
 		Formation:    map[string]int{"web": 2, "worker": 0},
-		Source:       spec.Source{Repo: "https://git.example.com/acme/" + name + ".git", Branch: "release/v2", AutoDeploy: false},
+		Source:       spec.Source{Repo: "https://git.example.com/acme/" + name + ".git", Branch: "release/v2", AutoDeploy: false, Poll: "90s"},
 		ID:           "svc_ignored",
 		CreatedAt:    time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC),
 		UpdatedAt:    time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC),

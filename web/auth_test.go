@@ -14,9 +14,35 @@ func TestEveryRouteNeedsToken(t *testing.T) {
 	before := e.snapshot()
 
 	params := map[string]string{"name": "web", "key": "KEY", "id": "some-id"}
-	var secured int
+	var secured, signed int
 	for _, r := range e.srv.Routes() {
 		path := concretePath(r.Path, params)
+		if e.srv.IsSigned(r.Method, r.Path) {
+			// The signature is the credential: the service has no webhook
+			// secret, so nothing (no token, a token, any signature) gets in.
+			signed++
+			path = concretePath(r.Path, map[string]string{"name": "web", "provider": "github"})
+			for what, h := range map[string][2]string{
+				"nothing":           {},
+				"a bearer token":    {"Authorization", "Bearer " + e.token},
+				"a signature":       {"X-Hub-Signature-256", "sha256=" + strings.Repeat("0", 64)},
+				"a GitLab token":    {"X-Gitlab-Token", "x"},
+				"a Gitea signature": {"X-Gitea-Signature", strings.Repeat("0", 64)},
+			} {
+				req, err := http.NewRequest(r.Method, e.ts.URL+path, strings.NewReader(`{"ref":"refs/heads/main"}`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if h[0] != "" {
+					req.Header.Set(h[0], h[1])
+				}
+				req.Header.Set("X-GitHub-Event", "push")
+				if res := e.send(req); res.status != http.StatusUnauthorized {
+					t.Errorf("%s %s with %s: status %d, want 401: %s", r.Method, r.Path, what, res.status, res.body)
+				}
+			}
+			continue
+		}
 		if e.srv.IsPublic(r.Method, r.Path) {
 			res := e.do(r.Method, path, nil, noAuth)
 			if res.status == http.StatusUnauthorized {
@@ -54,6 +80,9 @@ func TestEveryRouteNeedsToken(t *testing.T) {
 				t.Errorf("%s %s with %s: code %q, want %q", r.Method, r.Path, what, code, codeUnauthorized)
 			}
 		}
+	}
+	if signed == 0 {
+		t.Error("no signature-protected route found; is the webhook route registered?")
 	}
 	if secured < 20 {
 		t.Errorf("only %d secured routes found; is the route table empty?", secured)

@@ -12,7 +12,7 @@ import (
 // checks the status, the error code, the field named and, above all, that
 // the store is exactly as it was: a refused request changes nothing.
 func TestBadInput(t *testing.T) {
-	e := newTestEnv(t, Config{Deployer: &fakeDeployer{}})
+	e := newTestEnv(t, Config{Deployer: &fakeDeployer{}, AppsDomain: "apps.example.com"})
 	// Something to collide with and to patch.
 	e.must(http.StatusCreated, "POST", "/api/v1/networks", map[string]any{"name": "db"})
 	e.must(http.StatusCreated, "POST", "/api/v1/services", map[string]any{
@@ -90,6 +90,46 @@ func TestBadInput(t *testing.T) {
 		{name: "bad secret name by PUT", method: "PUT", path: "/api/v1/services/web/secrets", body: `{"a-b":"v"}`, status: 422, code: codeInvalid, field: "secrets.a-b"},
 		{name: "bad secret name by PATCH", method: "PATCH", path: "/api/v1/services/web", body: `{"port":9000,"secrets":{"a-b":"v"}}`, status: 422, code: codeInvalid, field: "secrets.a-b"},
 		{name: "empty token name", method: "POST", path: "/api/v1/tokens", body: `{"name":""}`, status: 422, code: codeInvalid, field: "name"},
+
+		// Custom domains.
+		{name: "domain unknown field", method: "POST", path: "/api/v1/services/web/domains", body: `{"name":"a.example.com","verifyToken":"x"}`, status: 400, code: codeBadRequest, field: "verifyToken"},
+		{name: "domain name as number", method: "POST", path: "/api/v1/services/web/domains", body: `{"name":5}`, status: 400, code: codeBadRequest, field: "name"},
+		{name: "domain without body", method: "POST", path: "/api/v1/services/web/domains", status: 400, code: codeBadRequest},
+		{name: "domain without name", method: "POST", path: "/api/v1/services/web/domains", body: `{}`, status: 422, code: codeInvalid, field: "name", message: "must not be empty"},
+		{name: "domain uppercase", method: "POST", path: "/api/v1/services/web/domains", body: `{"name":"WWW.example.com"}`, status: 422, code: codeInvalid, field: "name", message: "lowercase"},
+		{name: "domain one label", method: "POST", path: "/api/v1/services/web/domains", body: `{"name":"localhost"}`, status: 422, code: codeInvalid, field: "name"},
+		{name: "domain an IP", method: "POST", path: "/api/v1/services/web/domains", body: `{"name":"10.0.0.1"}`, status: 422, code: codeInvalid, field: "name"},
+		{name: "domain trailing dot", method: "POST", path: "/api/v1/services/web/domains", body: `{"name":"a.example.com."}`, status: 422, code: codeInvalid, field: "name"},
+		{name: "domain under apps domain", method: "POST", path: "/api/v1/services/web/domains", body: `{"name":"api.apps.example.com"}`, status: 422, code: codeInvalid, field: "name", message: "apps domain"},
+		{name: "domain is apps domain", method: "POST", path: "/api/v1/services/web/domains", body: `{"name":"apps.example.com"}`, status: 422, code: codeInvalid, field: "name", message: "apps domain"},
+		{name: "apps domain in create", method: "POST", path: "/api/v1/services", body: `{"name":"x","domains":["ok.example.com","x.apps.example.com"]}`, status: 422, code: codeInvalid, field: "domains[1]", message: "apps domain"},
+		{name: "apps domain in patch", method: "PATCH", path: "/api/v1/services/web", body: `{"domains":["web.apps.example.com"]}`, status: 422, code: codeInvalid, field: "domains[0]", message: "apps domain"},
+		{name: "domain already attached", method: "POST", path: "/api/v1/services/web/domains", body: `{"name":"www.example.com"}`, status: 409, code: codeConflict, message: "already attached"},
+		{name: "domain on missing service", method: "POST", path: "/api/v1/services/nope/domains", body: `{"name":"a.example.com"}`, status: 404, code: codeNotFound},
+		{name: "domains of missing service", method: "GET", path: "/api/v1/services/nope/domains", status: 404, code: codeNotFound},
+		{name: "remove unattached domain", method: "DELETE", path: "/api/v1/services/web/domains/a.example.com", status: 404, code: codeNotFound, message: `service "web" has no domain "a.example.com"`},
+		{name: "remove domain of missing service", method: "DELETE", path: "/api/v1/services/nope/domains/www.example.com", status: 404, code: codeNotFound, message: `service "nope"`},
+		{name: "remove bad domain path", method: "DELETE", path: "/api/v1/services/web/domains/WWW.EXAMPLE.COM", status: 404, code: codeNotFound},
+		{name: "verify without a verifier", method: "POST", path: "/api/v1/services/web/domains/www.example.com/verify", status: 503, code: codeUnavailable},
+
+		// Webhooks: the route takes no token, so these are refused on the
+		// provider, the service and the signature (the service has no
+		// webhook secret). hooks_test.go covers signed deliveries.
+		{name: "hook unknown provider", method: "POST", path: "/api/v1/hooks/bitbucket/web", body: `{}`, status: 404, code: codeNotFound, message: "github, gitlab or gitea"},
+		{name: "hook provider in upper case", method: "POST", path: "/api/v1/hooks/GitHub/web", body: `{}`, status: 404, code: codeNotFound},
+		{name: "hook bad service name", method: "POST", path: "/api/v1/hooks/github/Web", body: `{}`, status: 404, code: codeNotFound},
+		{name: "hook dot-dot service", method: "POST", path: "/api/v1/hooks/github/%2e%2e", body: `{}`, status: 404, code: codeNotFound},
+		{name: "hook missing service", method: "POST", path: "/api/v1/hooks/gitlab/nope", body: `{}`, status: 404, code: codeNotFound},
+		{name: "hook without a secret", method: "POST", path: "/api/v1/hooks/github/web", body: `{}`, token: noAuth, status: 401, code: codeUnauthorized, message: "no webhook secret configured for this service"},
+		{name: "hook without a secret, with a token", method: "POST", path: "/api/v1/hooks/gitea/web", body: `{}`, status: 401, code: codeUnauthorized, message: "no webhook secret configured"},
+		{name: "hook oversized body", method: "POST", path: "/api/v1/hooks/github/web", body: strings.Repeat("x", HookBodyLimit+1), token: noAuth, status: 413, code: codeTooLarge},
+		{name: "hook oversized body, chunked", method: "POST", path: "/api/v1/hooks/gitlab/web", body: io.MultiReader(strings.NewReader(strings.Repeat("x", HookBodyLimit+1))), token: noAuth, status: 413, code: codeTooLarge},
+		{name: "hook wrong method", method: "GET", path: "/api/v1/hooks/github/web", status: 405, code: codeMethodNotAllowed},
+		{name: "webhook secret of missing service", method: "POST", path: "/api/v1/services/nope/webhook-secret", status: 404, code: codeNotFound},
+		{name: "webhook secret bad name", method: "POST", path: "/api/v1/services/..%2f/webhook-secret", status: 404, code: codeNotFound},
+		{name: "webhook secret unknown field", method: "POST", path: "/api/v1/services/web/webhook-secret", body: `{"secret":"mine"}`, status: 400, code: codeBadRequest, field: "secret"},
+		{name: "webhook secret not an object", method: "POST", path: "/api/v1/services/web/webhook-secret", body: `"x"`, status: 400, code: codeBadRequest},
+		{name: "webhook secret without a token", method: "POST", path: "/api/v1/services/web/webhook-secret", token: noAuth, status: 401, code: codeUnauthorized},
 
 		// Bodies that are not what they should be.
 		{name: "oversized body", method: "POST", path: "/api/v1/services", body: big, status: 413, code: codeTooLarge},

@@ -44,6 +44,19 @@ type Config struct {
 	// "url". It lives here rather than in the store because the apps domain
 	// is a server setting, not a property of the service.
 	ServiceURL func(name string) string
+	// AppsDomain is the domain under which services answer by name
+	// (<service>.<AppsDomain>). A custom domain under it is refused: it
+	// would shadow a service's own URL. "" checks nothing.
+	AppsDomain string
+	// DomainVerifier checks ownership of custom domains; nil answers the
+	// verify route 503.
+	DomainVerifier DomainVerifier
+	// Certificates, when set, adds each custom domain's certificate
+	// (issuer, notAfter, daysLeft, warning) to the domain responses.
+	Certificates Certificates
+	// Hooks verifies webhook deliveries and deploys their commits; nil
+	// answers the webhook route 503 (after its 404 and 401 checks).
+	Hooks Hooks
 	// Version is the apprun version, reported by /healthz so that an
 	// operator can tell which build answers. (The OpenAPI document's
 	// info.version is the API's version, v1, not the binary's.)

@@ -22,7 +22,13 @@
 // ordinary JSON error before the 200, and a failure after it is the
 // stream's last line.
 //
+// Custom domains (domains.go) are attached pending and verified on request:
+// the DomainVerifier the composition root supplies checks the TXT record or
+// the HTTP token whose names VerifyTXTName and VerifyHTTPURL define, and a
+// failed check is a 422 (code verification_failed) saying what it found.
+//
 // The package depends on the store.Store interface, the spec domain and the
 // small interfaces it declares for what it does not own (Builder, Deployer,
-// TraefikConfig); cmd/apprun wires in the concrete types.
+// TraefikConfig, DomainVerifier, Certificates); cmd/apprun wires in the
+// concrete types.
 package web

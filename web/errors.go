@@ -23,7 +23,10 @@ const (
 	codeTooLarge         = "too_large"
 	codeUnsupportedMedia = "unsupported_media_type"
 	codeUnavailable      = "unavailable"
-	codeInternal         = "internal"
+	// codeVerificationFailed: a custom domain's ownership could not be
+	// proven (422; the message says what was checked and found).
+	codeVerificationFailed = "verification_failed"
+	codeInternal           = "internal"
 )
 
 // apiError is an error that already knows its HTTP answer. Handlers return it

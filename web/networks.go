@@ -76,28 +76,3 @@ func (s *Server) deleteNetwork(c echo.Context) error {
 	}
 	return c.NoContent(http.StatusNoContent)
 }
-
-// listDomains lists the custom domains of every service, or of the one
-// named by ?service=.
-func (s *Server) listDomains(c echo.Context) error {
-	ctx := c.Request().Context()
-	service := c.QueryParam("service")
-	if service != "" {
-		if spec.ValidateName(service) != nil {
-			return notFound("no service named %q (names are lowercase DNS labels)", clip(service))
-		}
-		// As for deployments: a filter on a service that does not exist is
-		// a 404, not an empty list.
-		if _, err := s.st.GetService(ctx, service); err != nil {
-			return err
-		}
-	}
-	ds, err := s.st.ListDomains(ctx, service)
-	if err != nil {
-		return err
-	}
-	if ds == nil {
-		ds = []spec.Domain{}
-	}
-	return c.JSON(http.StatusOK, map[string]any{"domains": ds})
-}

@@ -17,7 +17,7 @@ const canary = "CANARY-5f0b7c1e-never-echo-me"
 // then calls every route in the table (mutating ones last) and checks that
 // the canary appears in no response body, no error and no log line.
 func TestSecretsAreWriteOnly(t *testing.T) {
-	e := newTestEnv(t, Config{Builder: &fakeBuilder{}, Deployer: &fakeDeployer{}, Traefik: fakeTraefik{}, ServiceURL: func(n string) string { return "https://" + n + ".apps.test" }})
+	e := newTestEnv(t, Config{Builder: &fakeBuilder{}, Deployer: &fakeDeployer{}, Traefik: fakeTraefik{}, DomainVerifier: &fakeVerifier{}, Certificates: fakeCerts{}, ServiceURL: func(n string) string { return "https://" + n + ".apps.test" }})
 	e.must(http.StatusCreated, "POST", "/api/v1/networks", map[string]any{"name": "db"})
 
 	var bodies []string
@@ -95,9 +95,10 @@ func TestSecretsAreWriteOnly(t *testing.T) {
 		"POST /api/v1/services/:name/rollback":    `{"revision":"` + revs[0].ID + `"}`,
 		"PUT /api/v1/services/:name/formation":    `{"web":2}`,
 		"DELETE /api/v1/services/:name/env/:key":  "",
+		"POST /api/v1/services/:name/domains":     `{"name":"shop.example.com"}`,
 	}
 	for _, r := range routes {
-		params := map[string]string{"name": "web", "key": "PUT", "id": ds[0].ID}
+		params := map[string]string{"name": "web", "key": "PUT", "id": ds[0].ID, "domain": "www.example.com"}
 		query := ""
 		if r.Path == "/api/v1/builds" {
 			query = "?service=web"

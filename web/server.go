@@ -152,11 +152,20 @@ func (s *Server) routes() {
 	s.add(del, "/api/v1/networks/:name", s.deleteNetwork, auth)
 
 	s.add(get, "/api/v1/domains", s.listDomains, auth)
+	s.add(get, svc+"/domains", s.listServiceDomains, auth)
+	s.add(post, svc+"/domains", s.addDomain, auth)
+	s.add(get, svc+"/domains/:domain", s.getDomain, auth)
+	s.add(del, svc+"/domains/:domain", s.removeDomain, auth)
+	s.add(post, svc+"/domains/:domain/verify", s.verifyDomain, auth)
 
 	s.add(get, "/api/v1/tokens", s.listTokens, auth)
 	s.add(post, "/api/v1/tokens", s.createToken, auth)
 	s.add(del, "/api/v1/tokens/:id", s.deleteToken, auth)
 	s.add(get, "/api/v1/whoami", s.whoami, auth)
+
+	s.add(get, "/api/v1/keys", s.listKeys, auth)
+	s.add(post, "/api/v1/keys", s.addKey, auth)
+	s.add(del, "/api/v1/keys/:id", s.deleteKey, auth)
 
 	s.add(post, "/api/v1/config/validate", s.validateConfig, auth)
 
@@ -164,4 +173,10 @@ func (s *Server) routes() {
 
 	s.add(post, "/api/v1/builds", s.createBuild, auth)
 	s.archiveRoutes["/api/v1/builds"] = true
+
+	// Webhooks carry a signature instead of a token (IsSigned); their
+	// bodies may be up to HookBodyLimit, which the handler enforces.
+	s.add(post, svc+"/webhook-secret", s.rotateWebhookSecret, auth)
+	s.add(post, hookRoute, s.receiveHook, pub)
+	s.archiveRoutes[hookRoute] = true
 }

@@ -108,6 +108,9 @@ func (s *Server) createService(c echo.Context) error {
 	if err := validateService(svc, in.Secrets); err != nil {
 		return err
 	}
+	if err := s.appsDomainProblems(svc).Err(); err != nil {
+		return err
+	}
 	ctx := c.Request().Context()
 	created, err := s.st.CreateService(ctx, svc, in.Secrets)
 	if err != nil {
@@ -199,7 +202,10 @@ func (s *Server) patchService(c echo.Context) error {
 				return err
 			}
 			in.applyTo(cur)
-			return cur.Validate()
+			if err := cur.Validate(); err != nil {
+				return err
+			}
+			return s.appsDomainProblems(*cur).Err()
 		},
 		SetSecrets: probe.Secrets,
 	})

@@ -44,6 +44,23 @@ type serverConfig struct {
 	Build buildSettings `yaml:"build"`
 	// Deploy configures rollouts and the instances (see deployer.Config).
 	Deploy deploySettings `yaml:"deploy"`
+	// TLS configures HTTPS and certificates (see tlssvc.go).
+	TLS tlsSettings `yaml:"tls"`
+	// Git configures git push (smart HTTP is served on the API address,
+	// under /git/).
+	Git gitSettings `yaml:"git"`
+}
+
+// gitSettings are git push's server settings.
+type gitSettings struct {
+	// SSHAddr is where the SSH server for git push listens ("" for no
+	// SSH). Loopback by default, like the API.
+	SSHAddr string `yaml:"sshAddr"`
+	// AllowPrivateFetch lets webhook and polling fetches reach repository
+	// URLs that resolve to loopback, link-local, metadata or unspecified
+	// addresses (and file:// URLs). Off by default: a service's source.repo
+	// is user input, and those addresses reach this machine and its cloud.
+	AllowPrivateFetch bool `yaml:"allowPrivateFetch"`
 }
 
 // deploySettings are the deployer's server settings.
@@ -103,6 +120,8 @@ func defaultServerConfig(getenv func(string) string) serverConfig {
 		LogFormat:       "text",
 		ShutdownTimeout: 30 * time.Second,
 		Build:           buildSettings{Bootstrap: true},
+		Git:             gitSettings{SSHAddr: "127.0.0.1:2222"},
+		TLS:             tlsSettings{HTTPSAddr: "127.0.0.1:8443"},
 		Deploy: deploySettings{
 			Network:      "apprun",
 			StartTimeout: 90 * time.Second,
@@ -129,17 +148,33 @@ func loadServerConfig(path string, getenv func(string) string) (serverConfig, er
 		}
 	}
 	for env, dst := range map[string]*string{
-		"APPRUN_DATA_DIR":    &c.DataDir,
-		"APPRUN_API_ADDR":    &c.APIAddr,
-		"APPRUN_HTTP_ADDR":   &c.HTTPAddr,
-		"APPRUN_APPS_DOMAIN": &c.AppsDomain,
-		"APPRUN_LOG_LEVEL":   &c.LogLevel,
-		"APPRUN_LOG_FORMAT":  &c.LogFormat,
-		"APPRUN_ACCESS_LOG":  &c.AccessLog,
+		"APPRUN_DATA_DIR":     &c.DataDir,
+		"APPRUN_API_ADDR":     &c.APIAddr,
+		"APPRUN_HTTP_ADDR":    &c.HTTPAddr,
+		"APPRUN_APPS_DOMAIN":  &c.AppsDomain,
+		"APPRUN_LOG_LEVEL":    &c.LogLevel,
+		"APPRUN_LOG_FORMAT":   &c.LogFormat,
+		"APPRUN_ACCESS_LOG":   &c.AccessLog,
+		"APPRUN_GIT_SSH_ADDR": &c.Git.SSHAddr,
 	} {
 		if v := getenv(env); v != "" {
 			*dst = v
 		}
+	}
+	for env, dst := range map[string]*string{
+		"APPRUN_HTTPS_ADDR":       &c.TLS.HTTPSAddr,
+		"APPRUN_ACME_DIRECTORY":   &c.TLS.ACME.Directory,
+		"APPRUN_ACME_EMAIL":       &c.TLS.ACME.Email,
+		"APPRUN_ACME_EAB_KEY_ID":  &c.TLS.ACME.EABKeyID,
+		"APPRUN_ACME_EAB_MAC_KEY": &c.TLS.ACME.EABMACKey,
+	} {
+		if v := getenv(env); v != "" {
+			*dst = v
+		}
+	}
+	// "off" turns HTTPS off from the environment (an empty value cannot).
+	if c.TLS.HTTPSAddr == "off" {
+		c.TLS.HTTPSAddr = ""
 	}
 	if v := getenv("APPRUN_DEPLOY_NETWORK"); v != "" {
 		c.Deploy.Network = v
@@ -156,6 +191,13 @@ func loadServerConfig(path string, getenv func(string) string) (serverConfig, er
 			}
 			*dst = d
 		}
+	}
+	if v := getenv("APPRUN_GIT_ALLOW_PRIVATE_FETCH"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("APPRUN_GIT_ALLOW_PRIVATE_FETCH=%q: want true or false", v)
+		}
+		c.Git.AllowPrivateFetch = b
 	}
 	if v := getenv("APPRUN_BUILD_BOOTSTRAP"); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -178,6 +220,11 @@ func (c serverConfig) Validate() error {
 			ps.Add(field, "%q is not HOST:PORT", addr)
 		}
 	}
+	if c.Git.SSHAddr != "" {
+		if _, port, err := net.SplitHostPort(c.Git.SSHAddr); err != nil || port == "" {
+			ps.Add("git.sshAddr", "%q is not HOST:PORT", c.Git.SSHAddr)
+		}
+	}
 	if c.AppsDomain != "localhost" {
 		if err := spec.ValidateHostname(c.AppsDomain); err != nil {
 			ps.Add("appsDomain", "%v", err)
@@ -191,6 +238,25 @@ func (c serverConfig) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		ps.Add("shutdownTimeout", "must be positive, got %s", c.ShutdownTimeout)
+	}
+	if c.TLS.HTTPSAddr != "" {
+		if _, port, err := net.SplitHostPort(c.TLS.HTTPSAddr); err != nil || port == "" {
+			ps.Add("tls.httpsAddr", "%q is not HOST:PORT (or \"\" for no HTTPS)", c.TLS.HTTPSAddr)
+		}
+	}
+	if a := c.TLS.ACME; a.Directory != "" {
+		if !strings.HasPrefix(a.Directory, "https://") {
+			ps.Add("tls.acme.directory", "must be an https:// URL, got %q", a.Directory)
+		}
+		if c.TLS.HTTPSAddr == "" {
+			ps.Add("tls.httpsAddr", "must be set when an ACME directory is")
+		}
+		if c.AppsDomain == "localhost" {
+			ps.Add("appsDomain", "an ACME CA cannot issue for *.localhost: set a domain whose DNS points here, or leave tls.acme.directory empty to use the local CA")
+		}
+		if (a.EABKeyID == "") != (a.EABMACKey == "") {
+			ps.Add("tls.acme.eabKeyID", "the external account binding needs both eabKeyID and eabMACKey")
+		}
 	}
 	if err := spec.ValidateName(c.Deploy.Network); err != nil {
 		ps.Add("deploy.network", "%v", err)
@@ -212,12 +278,18 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-// serviceURL is where a service answers through the router.
+// serviceURL is where a service answers through the router: HTTPS when
+// an ACME CA issues its certificates (plain HTTP then redirects), HTTP
+// otherwise (the local CA's HTTPS works too, once its root is trusted).
 func (c serverConfig) serviceURL(name string) string {
-	_, port, _ := net.SplitHostPort(c.HTTPAddr)
+	scheme, addr, std := "http", c.HTTPAddr, "80"
+	if c.TLS.ACME.Directory != "" && c.TLS.HTTPSAddr != "" {
+		scheme, addr, std = "https", c.TLS.HTTPSAddr, "443"
+	}
+	_, port, _ := net.SplitHostPort(addr)
 	host := name + "." + c.AppsDomain
-	if port != "80" {
+	if port != std {
 		host += ":" + port
 	}
-	return "http://" + host
+	return scheme + "://" + host
 }

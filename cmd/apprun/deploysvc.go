@@ -12,6 +12,7 @@ import (
 
 	"github.com/apprun/apprun/builder"
 	"github.com/apprun/apprun/deployer"
+	"github.com/apprun/apprun/source"
 	"github.com/apprun/apprun/spec"
 	"github.com/apprun/apprun/web"
 )
@@ -63,8 +64,10 @@ func (b deployBuilder) Build(ctx context.Context, req deployer.BuildRequest, log
 type deployAPI struct {
 	d       *deployer.Deployer
 	dataDir string
-	// builds, when set, removes a deleted service's build caches.
+	// builds, when set, removes a deleted service's build caches; repos
+	// its git repository.
 	builds *buildService
+	repos  *source.Server
 }
 
 func (a deployAPI) DeployArchive(ctx context.Context, svc spec.Service, archive io.Reader, log io.Writer) (spec.Deployment, error) {
@@ -117,6 +120,9 @@ func (a deployAPI) Undeploy(ctx context.Context, svc spec.Service) error {
 		// The caches are keyed on the image repository, shared by every
 		// revision's tag.
 		err = errors.Join(err, a.builds.b.RemoveCache(ctx, "apprun/app-"+svc.ID+":latest"))
+	}
+	if a.repos != nil {
+		err = errors.Join(err, a.repos.RemoveRepo(svc.ID))
 	}
 	return err
 }

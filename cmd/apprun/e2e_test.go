@@ -44,12 +44,13 @@ type server struct {
 	cmd    *exec.Cmd
 	api    string
 	router string
+	https  string // "https://127.0.0.1:PORT", or "" without HTTPS
 	token  string // printed on first start only
 	stdout *syncBuffer
 	done   chan error
 }
 
-var servingRE = regexp.MustCompile(`api=(http://127\.0\.0\.1:\d+) router=(http://127\.0\.0\.1:\d+)`)
+var servingRE = regexp.MustCompile(`api=(http://127\.0\.0\.1:\d+) router=(http://127\.0\.0\.1:\d+) https=(https://127\.0\.0\.1:\d+)?`)
 
 func startServer(t *testing.T, dataDir string, env ...string) *server {
 	t.Helper()
@@ -58,7 +59,8 @@ func startServer(t *testing.T, dataDir string, env ...string) *server {
 		t.Fatalf("building apprun: %v", err)
 	}
 	cmd := exec.Command(bin, "serve", "--data-dir", dataDir, "--api-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--save-cli-login=false")
-	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "APPRUN_CONFIG=", "APPRUN_BUILD_BOOTSTRAP=false")
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "APPRUN_CONFIG=", "APPRUN_BUILD_BOOTSTRAP=false",
+		"APPRUN_HTTPS_ADDR=127.0.0.1:0", "APPRUN_GIT_SSH_ADDR=127.0.0.1:0")
 	cmd.Env = append(cmd.Env, env...)
 	stdout := &syncBuffer{}
 	cmd.Stdout = stdout
@@ -87,7 +89,7 @@ func startServer(t *testing.T, dataDir string, env ...string) *server {
 	}()
 	select {
 	case addrs := <-apiCh:
-		s.api, s.router = addrs[0], addrs[1]
+		s.api, s.router, s.https = addrs[0], addrs[1], addrs[2]
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
 		logsMu.Lock()

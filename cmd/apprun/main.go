@@ -8,12 +8,19 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/apprun/apprun/source"
 )
 
 // version is set at link time (-ldflags "-X main.version=...").
 var version = "dev"
 
 func main() {
+	// Run as git's pre-receive hook (a symlink to this executable), apprun
+	// hands the push to the server that started git.
+	if source.IsHook(os.Args[0]) {
+		os.Exit(source.RunHook(context.Background(), os.Stdin, os.Stdout, os.Getenv))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], &stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr}, os.Getenv)
 	stop()

@@ -62,6 +62,7 @@ Start the platform with "apprun serve"; every other command talks to its API.`,
 		newSecretsCmd(g),
 		newDeploymentsCmd(g),
 		newNetworksCmd(g),
+		newDomainsCmd(g),
 		newValidateCmd(g),
 		newBuilderCmd(g),
 		newBuildCmd(g),
@@ -70,6 +71,10 @@ Start the platform with "apprun serve"; every other command talks to its API.`,
 		newScaleCmd(g),
 		newLogsCmd(g),
 		newPsCmd(g),
+		newKeysCmd(g),
+		newGitRemoteCmd(g),
+		newHooksCmd(g),
+		newCACmd(g),
 	)
 	return root
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 	"github.com/apprun/apprun/deployer"
 	"github.com/apprun/apprun/deployer/docker"
 	"github.com/apprun/apprun/router"
+	rtls "github.com/apprun/apprun/router/tls"
 	"github.com/apprun/apprun/router/traefikcfg"
 	"github.com/apprun/apprun/store"
 	"github.com/apprun/apprun/web"
@@ -128,17 +130,35 @@ func serve(ctx context.Context, g *globals, cfg serverConfig, saveLogin bool) er
 	}
 	// URLs name the port really bound (the config may say port 0).
 	cfg.HTTPAddr = httpLn.Addr().String()
+	var httpsLn net.Listener
+	if cfg.TLS.HTTPSAddr != "" {
+		if httpsLn, err = net.Listen("tcp", cfg.TLS.HTTPSAddr); err != nil {
+			apiLn.Close()
+			httpLn.Close()
+			return fmt.Errorf("router HTTPS address: %w", err)
+		}
+		cfg.TLS.HTTPSAddr = httpsLn.Addr().String()
+	}
+	// Every error return below closes the listeners (Serve owns them once
+	// it runs, and closes them on Shutdown).
+	listeners := []net.Listener{apiLn, httpLn}
+	if httpsLn != nil {
+		listeners = append(listeners, httpsLn)
+	}
+	closeListeners := func() {
+		for _, ln := range listeners {
+			ln.Close()
+		}
+	}
 	// The first-start token names the address really bound (the config may
 	// say port 0).
 	if err := firstStart(ctx, g, st, "http://"+apiLn.Addr().String(), saveLogin); err != nil {
-		apiLn.Close()
-		httpLn.Close()
+		closeListeners()
 		return err
 	}
 	accessLog, closeLog, err := openAccessLog(cfg.AccessLog, g)
 	if err != nil {
-		apiLn.Close()
-		httpLn.Close()
+		closeListeners()
 		return err
 	}
 	defer closeLog()
@@ -154,32 +174,63 @@ func serve(ctx context.Context, g *globals, cfg serverConfig, saveLogin bool) er
 		},
 	}, log.With("component", "router"))
 	if err != nil {
-		apiLn.Close()
-		httpLn.Close()
+		closeListeners()
 		return fmt.Errorf("setting up the router: %w", err)
 	}
 	dep, err = newDeployer(ctx, cfg, st, rt, builds, log.With("component", "deployer"))
 	if err != nil {
-		apiLn.Close()
-		httpLn.Close()
+		closeListeners()
 		return err
+	}
+	// Certificates for the HTTPS listener: apprun's local CA by default,
+	// an ACME CA when one is configured.
+	var certs *rtls.Manager
+	if httpsLn != nil {
+		var tlsNames *names
+		certs, tlsNames, err = newTLS(ctx, cfg, st, httpLn, httpsLn, registry, log.With("component", "tls"))
+		if err != nil {
+			closeListeners()
+			return err
+		}
+		defer certs.Stop()
+		go tlsNames.syncNames(ctx, certs, 30*time.Second)
+	}
+	gitSrv, err := newGitServer(cfg, st, dep, log.With("component", "git"))
+	if err != nil {
+		closeListeners()
+		return err
+	}
+	var certStatuses web.Certificates
+	if certs != nil {
+		certStatuses = certStatus{certs}
 	}
 	api, err := web.New(web.Config{
 		ServiceURL: cfg.serviceURL,
 		Version:    version,
 		Builder:    builds,
-		Deployer:   deployAPI{d: dep, dataDir: cfg.DataDir, builds: builds},
+		Deployer:   deployAPI{d: dep, dataDir: cfg.DataDir, builds: builds, repos: gitSrv},
 		Traefik:    traefikExport{rt: rt, appsDomain: cfg.AppsDomain},
 		Registry:   registry,
+		Hooks:      newHooksAPI(dep, st, cfg, log),
+		AppsDomain: cfg.AppsDomain,
+		// The HTTP proof of a domain is fetched from the world's view of
+		// it; only a development server (apps under localhost) may
+		// verify through loopback.
+		DomainVerifier: newDomainVerifier(domainVerifyOptions{AllowPrivate: cfg.AppsDomain == "localhost"}),
+		Certificates:   certStatuses,
 	}, st, log.With("component", "api"))
 	if err != nil {
-		apiLn.Close()
-		httpLn.Close()
+		closeListeners()
 		return fmt.Errorf("setting up the API: %w", err)
 	}
-	apiSrv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	log.Info("apprun is serving", "api", "http://"+apiLn.Addr().String(), "router", "http://"+httpLn.Addr().String(),
-		"apps_domain", cfg.AppsDomain, "data_dir", cfg.DataDir, "startup", time.Since(start).Round(time.Millisecond))
+	// git push over smart HTTP shares the API's listener, under /git/.
+	apiSrv := &http.Server{Handler: gitSrv.Wrap(api.Handler()), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	httpsURL := ""
+	if httpsLn != nil {
+		httpsURL = "https://" + httpsLn.Addr().String()
+	}
+	log.Info("apprun is serving", "api", "http://"+apiLn.Addr().String(), "router", "http://"+httpLn.Addr().String(), "https", httpsURL,
+		"apps_domain", cfg.AppsDomain, "git_ssh", gitSrv.SSHAddr(), "data_dir", cfg.DataDir, "startup", time.Since(start).Round(time.Millisecond))
 
 	eg, egCtx := errgroup.WithContext(ctx)
 	// The builder images are made in the background: the API serves at
@@ -193,6 +244,9 @@ func serve(ctx context.Context, g *globals, cfg serverConfig, saveLogin bool) er
 		ready.finish(nil)
 	}
 	eg.Go(func() error { return dep.Run(egCtx) })
+	// Services with source.poll set are deployed when their branch moves.
+	eg.Go(func() error { return newPoller(newHooksAPI(dep, st, cfg, log), st, log).Run(egCtx) })
+	eg.Go(func() error { return gitSrv.Run(egCtx) })
 	eg.Go(func() error {
 		if err := apiSrv.Serve(apiLn); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("API: %w", err)
@@ -200,11 +254,27 @@ func serve(ctx context.Context, g *globals, cfg serverConfig, saveLogin bool) er
 		return nil
 	})
 	eg.Go(func() error {
-		if err := rt.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		// Domain-ownership tokens are answered in front of the router, which
+		// routes only verified domains. With an ACME CA, plain HTTP answers
+		// its challenges and redirects everything else to HTTPS; with the
+		// local CA (a laptop, a LAN) it keeps serving the apps too.
+		var front http.Handler = rt
+		if certs != nil && cfg.TLS.ACME.Directory != "" {
+			front = certs.HTTPHandler(port(httpsLn), nil)
+		}
+		if err := rt.ServeHandler(httpLn, domainTokenHandler(st, front)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("router: %w", err)
 		}
 		return nil
 	})
+	if certs != nil {
+		eg.Go(func() error {
+			if err := rt.Serve(tls.NewListener(httpsLn, certs.TLSConfig())); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("router HTTPS: %w", err)
+			}
+			return nil
+		})
+	}
 	eg.Go(func() error {
 		<-egCtx.Done()
 		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
