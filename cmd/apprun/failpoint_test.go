@@ -33,35 +33,10 @@ func TestKilledAtEveryFailpointConverges(t *testing.T) {
 		iterations, _ = strconv.Atoi(s)
 	}
 	dataDir := t.TempDir()
-	ctx := context.Background()
-
 	// Two revisions of the test app, recorded before the server starts,
 	// so a deploy is a rollout without a build. The build failpoints are
-	// reached with a build that the server cannot do (no builder images
-	// are needed to get that far).
-	st, err := store.Open(ctx, store.Config{DataDir: dataDir}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := st.CreateService(ctx, spec.NewService("web"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var revs []spec.Revision
-	for _, v := range []string{"one", "two"} {
-		snap := svc
-		snap.Env = map[string]string{"TESTAPP_VERSION": v}
-		rev, err := st.CreateRevision(ctx, spec.Revision{ServiceID: svc.ID, Image: image, Kind: "dockerfile", Service: snap})
-		if err != nil {
-			t.Fatal(err)
-		}
-		revs = append(revs, rev)
-	}
-	token, _, err := st.CreateToken(ctx, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
+	// reached with a small static site the builder builds.
+	svc, revs, token := seedTestApp(t, dataDir, "web", image, "one", "two")
 	network := "apprun-fp-" + strings.ToLower(randomSuffix(t))
 	env := []string{"APPRUN_DEPLOY_NETWORK=" + network, "APPRUN_DEPLOY_STOP_GRACE=2s", "APPRUN_DEPLOY_DRAIN_TIMEOUT=5s", "APPRUN_DEPLOY_START_TIMEOUT=20s"}
 	t.Cleanup(func() { removeInstallation(t, dataDir, network, svc.ID) })
@@ -269,4 +244,36 @@ func removeInstallation(t *testing.T, dataDir, network, serviceID string) {
 	_ = exec.Command("docker", "network", "rm", network).Run()
 	// The images and caches the build failpoints made.
 	removeByServiceID(serviceID)
+}
+
+// seedTestApp records, before a server starts on dataDir, a service with
+// one revision of the test app per version (its "/" names the version)
+// and an API token, so a test deploys without a build.
+func seedTestApp(t *testing.T, dataDir, name, image string, versions ...string) (spec.Service, []spec.Revision, string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Config{DataDir: dataDir}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc, err := st.CreateService(ctx, spec.NewService(name), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var revs []spec.Revision
+	for _, v := range versions {
+		snap := svc
+		snap.Env = map[string]string{"TESTAPP_VERSION": v}
+		rev, err := st.CreateRevision(ctx, spec.Revision{ServiceID: svc.ID, Image: image, Kind: "dockerfile", Service: snap})
+		if err != nil {
+			t.Fatal(err)
+		}
+		revs = append(revs, rev)
+	}
+	token, _, err := st.CreateToken(ctx, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, revs, token
 }

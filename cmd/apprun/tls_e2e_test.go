@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -13,8 +12,6 @@ import (
 	"time"
 
 	"github.com/apprun/apprun/internal/testapp"
-	"github.com/apprun/apprun/spec"
-	"github.com/apprun/apprun/store"
 )
 
 // What a newcomer does for HTTPS: trust `apprun ca cert`, open
@@ -24,26 +21,8 @@ import (
 func TestHTTPSWithTheLocalCA(t *testing.T) {
 	image := testapp.ImageForTest(t)
 	dataDir := t.TempDir()
-	ctx := context.Background()
-	st, err := store.Open(ctx, store.Config{DataDir: dataDir}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := st.CreateService(ctx, spec.NewService("web"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap := svc
-	snap.Env = map[string]string{"TESTAPP_VERSION": "tls"}
-	rev, err := st.CreateRevision(ctx, spec.Revision{ServiceID: svc.ID, Image: image, Kind: "dockerfile", Service: snap})
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, _, err := st.CreateToken(ctx, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
+	_, revs, token := seedTestApp(t, dataDir, "web", image, "tls")
+	rev := revs[0]
 	network := "apprun-tls-" + strings.ToLower(randomSuffix(t))
 	t.Cleanup(func() { removeInstallation(t, dataDir, network, "") })
 	srv := startServer(t, dataDir, "APPRUN_DEPLOY_NETWORK="+network, "APPRUN_DEPLOY_STOP_GRACE=2s")
