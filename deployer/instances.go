@@ -78,6 +78,11 @@ func Desired(svc spec.Service, rev spec.Revision, warm int) map[string]int {
 	return out
 }
 
+// platformSecrets are service secrets apprun itself uses and the app
+// never sees: GIT_TOKEN is the credential that fetches the service's
+// repository (webhooks, polling).
+var platformSecrets = map[string]bool{"GIT_TOKEN": true}
+
 // env is the environment of an instance: the revision's apprun.yaml env,
 // the service's env (it wins), the secrets, and PORT (always the port the
 // router dials, so an app cannot listen elsewhere by accident).
@@ -103,6 +108,9 @@ func env(rev spec.Revision, secrets map[string]string) []string {
 		m[k] = v
 	}
 	for k, v := range secrets {
+		if platformSecrets[k] {
+			continue
+		}
 		m[k] = v
 	}
 	m["PORT"] = p

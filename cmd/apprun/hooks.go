@@ -27,7 +27,8 @@ func newHooksCmd(g *globals) *cobra.Command {
 once, with the webhook URL for GitHub, GitLab and Gitea. A push to the
 service's deploy branch (source.branch) then deploys the pushed commit,
 fetched from source.repo; a private repository needs the service secret
-GIT_TOKEN (apprun secrets set SERVICE GIT_TOKEN=...).`,
+GIT_TOKEN (apprun secrets set SERVICE GIT_TOKEN=...); apprun uses it to
+fetch and never passes it to the app's instances.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			raw, err := g.call(cmd, "POST", "/api/v1/services/"+pathEscape(args[0])+"/webhook-secret", nil)
