@@ -113,10 +113,10 @@ func (d *Deployer) archivedLines(serviceID string, q LogQuery) []LogLine {
 		if err != nil {
 			continue
 		}
-		w := &lineWriter{inst: Instance{Name: parts[2], Labels: map[string]string{LabelRevision: parts[0], LabelProcess: parts[1]}}}
+		w := newLineWriter(Instance{Name: parts[2], Labels: map[string]string{LabelRevision: parts[0], LabelProcess: parts[1]}}, nil)
 		_, _ = w.Write(data)
 		w.flush()
-		for _, l := range w.lines {
+		for _, l := range w.collected {
 			if q.Since.IsZero() || !l.Time.Before(q.Since) {
 				out = append(out, l)
 			}

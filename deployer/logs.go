@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/apprun/apprun/internal/lines"
 )
 
 // LogQuery selects a service's output.
@@ -52,12 +54,12 @@ func (d *Deployer) Logs(ctx context.Context, service string, q LogQuery, emit fu
 			continue
 		}
 		seen[i.ID] = true
-		w := &lineWriter{inst: i}
+		w := newLineWriter(i, nil)
 		if err := d.cfg.Runtime.Logs(ctx, i.ID, LogOptions{Since: q.Since, Tail: q.Tail, Timestamps: true}, w); err != nil {
 			d.log.Debug("reading an instance's logs", "instance", i.Name, "err", err)
 		}
 		w.flush()
-		lines = append(lines, w.lines...)
+		lines = append(lines, w.collected...)
 	}
 	lines = append(lines, d.archivedLines(svc.ID, q)...)
 	slices.SortStableFunc(lines, func(a, b LogLine) int { return a.Time.Compare(b.Time) })
@@ -88,7 +90,7 @@ func (d *Deployer) Logs(ctx context.Context, service string, q LogQuery, emit fu
 	}
 	now := d.cfg.Now()
 	follow := func(i Instance, since time.Time) {
-		w := &lineWriter{inst: i, send: send}
+		w := newLineWriter(i, send)
 		_ = d.cfg.Runtime.Logs(ctx, i.ID, LogOptions{Follow: true, Since: since, Timestamps: true}, w)
 		w.flush()
 	}
@@ -126,39 +128,19 @@ func (d *Deployer) Logs(ctx context.Context, service string, q LogQuery, emit fu
 // lineWriter splits an instance's timestamped output into LogLines,
 // collecting them or sending each.
 type lineWriter struct {
-	inst  Instance
-	buf   []byte
-	lines []LogLine
-	send  func(LogLine) error
+	*lines.Writer
+	inst      Instance
+	collected []LogLine
+	send      func(LogLine) error
 }
 
-func (w *lineWriter) Write(p []byte) (int, error) {
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			break
-		}
-		if err := w.line(string(bytes.TrimSuffix(w.buf[:i], []byte("\r")))); err != nil {
-			return 0, err
-		}
-		w.buf = w.buf[i+1:]
-	}
-	if len(w.buf) > 64<<10 { // a line with no end in sight is cut
-		if err := w.line(string(w.buf)); err != nil {
-			return 0, err
-		}
-		w.buf = w.buf[:0]
-	}
-	return len(p), nil
+func newLineWriter(inst Instance, send func(LogLine) error) *lineWriter {
+	w := &lineWriter{inst: inst, send: send}
+	w.Writer = &lines.Writer{Emit: w.line}
+	return w
 }
 
-func (w *lineWriter) flush() {
-	if len(w.buf) > 0 {
-		_ = w.line(string(w.buf))
-		w.buf = nil
-	}
-}
+func (w *lineWriter) flush() { _ = w.Flush() }
 
 func (w *lineWriter) line(s string) error {
 	l := LogLine{Instance: w.inst.Name, Process: w.inst.Labels[LabelProcess], Revision: w.inst.Labels[LabelRevision], Line: s}
@@ -171,6 +153,6 @@ func (w *lineWriter) line(s string) error {
 	if w.send != nil {
 		return w.send(l)
 	}
-	w.lines = append(w.lines, l)
+	w.collected = append(w.collected, l)
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/apprun/apprun/internal/lines"
 	"github.com/apprun/apprun/spec"
 )
 
@@ -78,11 +79,11 @@ func (s *Server) createBuild(c echo.Context) error {
 	}
 
 	stream := s.startStream(c)
-	lines := &lineSplitter{emit: func(line string) { _ = stream.send(buildEvent{Log: &line}) }}
+	logLines := lines.New(func(line string) { _ = stream.send(buildEvent{Log: &line}) })
 
 	start := time.Now()
-	res, err := s.cfg.Builder.BuildArchive(c.Request().Context(), req, archive, lines)
-	lines.flush()
+	res, err := s.cfg.Builder.BuildArchive(c.Request().Context(), req, archive, logLines)
+	_ = logLines.Flush()
 	if err != nil {
 		detail := streamFailure(err, "build_failed")
 		s.log.Info("build failed", "service", service, "name", name, "err", err)

@@ -125,18 +125,6 @@ func TestBuildBadRequests(t *testing.T) {
 	}
 }
 
-func TestLineSplitter(t *testing.T) {
-	var got []string
-	l := &lineSplitter{emit: func(s string) { got = append(got, s) }}
-	for _, chunk := range []string{"a", "b\nc\r\n", "", "\n", strings.Repeat("z", 70<<10)} {
-		l.Write([]byte(chunk))
-	}
-	l.flush()
-	if len(got) != 4 || got[0] != "ab" || got[1] != "c" || got[2] != "" || len(got[3]) != 70<<10 {
-		t.Fatalf("got %d lines: %q...", len(got), got[:3])
-	}
-}
-
 // fakeTraefik stands in for the router's export (tested in
 // router/traefikcfg against traefik's own types).
 type fakeTraefik struct{}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/apprun/apprun/internal/lines"
 	"github.com/apprun/apprun/spec"
 )
 
@@ -175,9 +176,9 @@ func (s *Server) checkRollbackTarget(ctx context.Context, service, revision stri
 // (after), as for any other cancellation.
 func (s *Server) streamDeployment(c echo.Context, svc spec.Service, what string, deploy func(context.Context, io.Writer) (spec.Deployment, error)) error {
 	stream := s.startStream(c)
-	lines := &lineSplitter{emit: func(line string) { _ = stream.send(deployEvent{Log: &line}) }}
-	d, err := deploy(c.Request().Context(), lines)
-	lines.flush()
+	logLines := lines.New(func(line string) { _ = stream.send(deployEvent{Log: &line}) })
+	d, err := deploy(c.Request().Context(), logLines)
+	_ = logLines.Flush()
 	last := deployEvent{}
 	if d.ID != "" {
 		last.Deployment = &d

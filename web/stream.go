@@ -2,7 +2,6 @@ package web
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -125,41 +124,4 @@ var archiveTypes = map[string]bool{
 	"application/x-compressed":     true,
 	"application/x-tar-gz":         true,
 	"application/x-compressed-tar": true,
-}
-
-// lineSplitter turns a byte stream into whole lines. It is safe for
-// concurrent writers, as a build's stdout and stderr may be.
-type lineSplitter struct {
-	mu   sync.Mutex
-	buf  []byte
-	emit func(string)
-}
-
-func (l *lineSplitter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf = append(l.buf, p...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			break
-		}
-		l.emit(strings.TrimSuffix(string(l.buf[:i]), "\r"))
-		l.buf = l.buf[i+1:]
-	}
-	// A single line longer than 64 KiB is cut rather than held forever.
-	if len(l.buf) > 64<<10 {
-		l.emit(string(l.buf))
-		l.buf = l.buf[:0]
-	}
-	return len(p), nil
-}
-
-func (l *lineSplitter) flush() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.buf) > 0 {
-		l.emit(string(l.buf))
-		l.buf = nil
-	}
 }

@@ -48,7 +48,7 @@ func builderConfig(buildImage, runImage, lifecycleTgz, buildpacksDir, version st
 // makeBuilder creates the builder image with pack's Go API. pack's output
 // goes to the debug log, and its tail into the error.
 func (r *runner) makeBuilder(ctx context.Context, s step) error {
-	out := &lineLogger{log: r.log, name: "pack", tail: newTail(4096)}
+	out := newLineLogger(r.log, "pack", 4096)
 	pc, err := packclient.NewClient(
 		packclient.WithDockerClient(r.docker),
 		packclient.WithLogger(logging.NewLogWithWriters(out, out, logging.WithVerbose())),

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/apprun/apprun/internal/lines"
 )
 
 // commandError is a command that failed, with the end of its output, so
@@ -59,7 +61,7 @@ func runCommand(ctx context.Context, log *slog.Logger, c command) (string, error
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 30 * time.Second
 	var stdout bytes.Buffer
-	out := &lineLogger{log: log, name: name, tail: newTail(2048)}
+	out := newLineLogger(log, name, 2048)
 	cmd.Stdout = &stdout
 	cmd.Stderr = out
 	log.Debug("running", "argv", c.argv, "dir", c.dir, "env", c.env)
@@ -142,34 +144,19 @@ func lastLines(s string, max int) string {
 // lineLogger logs a command's output line by line at debug level and keeps
 // its tail.
 type lineLogger struct {
-	log     *slog.Logger
-	name    string
-	tail    *tail
-	mu      sync.Mutex
-	pending []byte
+	tail  *tail
+	lines *lines.Writer
+}
+
+func newLineLogger(log *slog.Logger, name string, tailBytes int) *lineLogger {
+	return &lineLogger{tail: newTail(tailBytes), lines: lines.New(func(line string) {
+		log.Debug(line, "command", name)
+	})}
 }
 
 func (l *lineLogger) Write(p []byte) (int, error) {
 	l.tail.Write(p)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.pending = append(l.pending, p...)
-	for {
-		i := bytes.IndexByte(l.pending, '\n')
-		if i < 0 {
-			break
-		}
-		l.log.Debug(string(l.pending[:i]), "command", l.name)
-		l.pending = l.pending[i+1:]
-	}
-	return len(p), nil
+	return l.lines.Write(p)
 }
 
-func (l *lineLogger) flush() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.pending) > 0 {
-		l.log.Debug(string(l.pending), "command", l.name)
-		l.pending = nil
-	}
-}
+func (l *lineLogger) flush() { _ = l.lines.Flush() }

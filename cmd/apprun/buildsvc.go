@@ -17,6 +17,7 @@ import (
 	"github.com/apprun/apprun"
 	"github.com/apprun/apprun/builder"
 	"github.com/apprun/apprun/builder/bootstrap"
+	"github.com/apprun/apprun/internal/lines"
 	"github.com/apprun/apprun/store"
 	"github.com/apprun/apprun/web"
 )
@@ -146,7 +147,7 @@ func bootstrapConfig(dataDir string, progress io.Writer, log *slog.Logger, force
 // stale, logging its steps; it never stops the server, whose API works
 // without a builder.
 func ensureBuilder(ctx context.Context, dataDir string, log *slog.Logger, r *readiness) {
-	progress := &logLines{log: log}
+	progress := logLines(log)
 	cfg, err := bootstrapConfig(dataDir, progress, log, false)
 	if err != nil {
 		r.finish(err)
@@ -176,21 +177,10 @@ func ensureBuilder(ctx context.Context, dataDir string, log *slog.Logger, r *rea
 }
 
 // logLines turns the bootstrap's progress lines into log records.
-type logLines struct {
-	log *slog.Logger
-	buf []byte
-}
-
-func (l *logLines) Write(p []byte) (int, error) {
-	l.buf = append(l.buf, p...)
-	for {
-		i := strings.IndexByte(string(l.buf), '\n')
-		if i < 0 {
-			return len(p), nil
+func logLines(log *slog.Logger) *lines.Writer {
+	return lines.New(func(line string) {
+		if line = strings.TrimSpace(strings.TrimPrefix(line, "----->")); line != "" {
+			log.Info("bootstrap: " + line)
 		}
-		if line := strings.TrimSpace(strings.TrimPrefix(string(l.buf[:i]), "----->")); line != "" {
-			l.log.Info("bootstrap: " + line)
-		}
-		l.buf = l.buf[i+1:]
-	}
+	})
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,9 +9,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/apprun/apprun/deployer"
+	"github.com/apprun/apprun/internal/lines"
 	"github.com/apprun/apprun/source"
 	"github.com/apprun/apprun/source/webhook"
 	"github.com/apprun/apprun/spec"
@@ -69,7 +70,7 @@ func (h hooksAPI) DeployCommit(ctx context.Context, svc spec.Service, ev web.Hoo
 	}
 	done := make(chan error, 1)
 	go func() {
-		dep, err := h.deploy(context.Background(), req, &hookLog{log: log})
+		dep, err := h.deploy(context.Background(), req, hookLog(log))
 		if err != nil {
 			log.Warn("webhook deployment failed", "deployment", dep.ID, "err", err)
 		} else {
@@ -127,30 +128,12 @@ func (h hooksAPI) fetch(ctx context.Context, svc spec.Service, commit string, lo
 
 // hookLog writes a deployment's progress, line by line, to the server
 // log at debug level: a webhook has no one reading its output.
-type hookLog struct {
-	mu  sync.Mutex
-	log *slog.Logger
-	buf []byte
-}
-
-func (l *hookLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf = append(l.buf, p...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			break
+func hookLog(log *slog.Logger) *lines.Writer {
+	return lines.New(func(line string) {
+		if line = strings.TrimSpace(line); line != "" {
+			log.Debug("deploy", "line", line)
 		}
-		if line := bytes.TrimSpace(l.buf[:i]); len(line) > 0 {
-			l.log.Debug("deploy", "line", string(line))
-		}
-		l.buf = l.buf[i+1:]
-	}
-	if len(l.buf) > 64<<10 {
-		l.buf = l.buf[:0]
-	}
-	return len(p), nil
+	})
 }
 
 // newPoller polls the repositories of the services with source.poll set
