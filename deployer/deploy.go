@@ -65,6 +65,9 @@ func (d *Deployer) Deploy(ctx context.Context, req DeployRequest, log io.Writer)
 		if rev, err = d.rollbackTarget(ctx, svc, req.RevisionID); err != nil {
 			return spec.Deployment{}, err
 		}
+		if err := d.checkImage(ctx, rev); err != nil {
+			return spec.Deployment{}, err
+		}
 		src.Ref = rev.ID
 	} else if d.cfg.Builder == nil {
 		return spec.Deployment{}, errors.New("this server has no builder: only revisions can be deployed")

@@ -105,6 +105,10 @@ type Config struct {
 	// instance.
 	LogMaxBytes int64
 	LogFiles    int
+	// KeepRevisions is how many of a service's newest revisions keep their
+	// image (for rollbacks); older revisions' images are removed after a
+	// successful deployment, unless an instance still runs them.
+	KeepRevisions int
 	// LogDir, when set, keeps the output of removed instances (a failed
 	// revision's, an old revision's), per service, within bounds.
 	LogDir string
@@ -133,6 +137,9 @@ func (c *Config) SetDefaults() {
 	}
 	if c.ProbeInterval == 0 {
 		c.ProbeInterval = 10 * time.Millisecond
+	}
+	if c.KeepRevisions == 0 {
+		c.KeepRevisions = 10
 	}
 	if c.PidsLimit == 0 {
 		c.PidsLimit = 512

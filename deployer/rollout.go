@@ -115,6 +115,7 @@ func (d *Deployer) rollout(ctx context.Context, dep spec.Deployment, svc spec.Se
 	d.mu.Lock()
 	delete(d.restarts, svc.ID)
 	d.mu.Unlock()
+	d.pruneAfter(svc, rev)
 	return dep, nil
 }
 

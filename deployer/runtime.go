@@ -52,6 +52,9 @@ type Runtime interface {
 	// until ctx ends. The channel is closed when the stream breaks (the
 	// engine restarted, say); the caller subscribes again.
 	Events(ctx context.Context) (<-chan Event, error)
+	// RemoveImage removes an image reference (an old revision's tag); an
+	// image in use is refused (spec.ErrConflict), a missing one is success.
+	RemoveImage(ctx context.Context, ref string) error
 	// ImageUser returns the user an image runs as ("" or "root" or "0"
 	// mean root), so the deployer can refuse to run a root image as root.
 	ImageUser(ctx context.Context, image string) (string, error)

@@ -31,7 +31,7 @@ func (b deployBuilder) Build(ctx context.Context, req deployer.BuildRequest, log
 		return deployer.BuildResult{}, err
 	}
 	// Image names derive from the service's ID, never its name.
-	image := "apprun/app-" + req.Service.ID + ":" + strconv.Itoa(req.Deployment.Number)
+	image := deployer.ImageRepository(req.Service.ID) + ":" + strconv.Itoa(req.Deployment.Number)
 	opts := builder.Options{
 		Service:       req.Service.ID,
 		Image:         image,
@@ -119,7 +119,7 @@ func (a deployAPI) Undeploy(ctx context.Context, svc spec.Service) error {
 	if a.builds != nil {
 		// The caches are keyed on the image repository, shared by every
 		// revision's tag.
-		err = errors.Join(err, a.builds.b.RemoveCache(ctx, "apprun/app-"+svc.ID+":latest"))
+		err = errors.Join(err, a.builds.b.RemoveCache(ctx, deployer.ImageRepository(svc.ID)+":latest"))
 	}
 	if a.repos != nil {
 		err = errors.Join(err, a.repos.RemoveRepo(svc.ID))

@@ -293,3 +293,17 @@ func short(id string) string {
 	}
 	return id
 }
+
+// RemoveImage removes an image reference (a revision's tag) and, when it
+// was the last, the image. An image a container still uses is refused
+// with an error wrapping spec.ErrConflict; a missing one is success.
+func (e *Engine) RemoveImage(ctx context.Context, ref string) error {
+	_, err := e.cli.ImageRemove(ctx, ref, client.ImageRemoveOptions{PruneChildren: true})
+	switch {
+	case err == nil, isNotFound(err):
+		return nil
+	case cerrdefs.IsConflict(err):
+		return fmt.Errorf("removing image %s: %w: %v", ref, spec.ErrConflict, err)
+	}
+	return fmt.Errorf("removing image %s: %w", ref, err)
+}
