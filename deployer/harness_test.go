@@ -110,6 +110,12 @@ func newHarness(t *testing.T, mod func(*deployer.Config)) *harness {
 			}
 		}
 		_ = h.eng.RemoveNetwork(sctx, h.cfg.Network)
+		// The private networks the test's services joined.
+		if nets, err := h.st.ListNetworks(sctx); err == nil {
+			for _, n := range nets {
+				_ = h.eng.RemoveNetwork(sctx, deployer.NetworkName(n))
+			}
+		}
 		h.st.Close()
 	})
 	return h

@@ -24,9 +24,11 @@ func TestDeployExampleAndCurlIt(t *testing.T) {
 	b.Close()
 	dataDir := t.TempDir()
 	network := "apprun-e2e-" + strings.ToLower(randomSuffix(t))
+	// Registered before the server starts, so it runs after the server
+	// stopped: a running reconciler would start the instances again.
+	t.Cleanup(func() { removeInstallation(t, dataDir, network, "") })
 	srv := startServer(t, dataDir, "APPRUN_DEPLOY_NETWORK="+network, "APPRUN_DEPLOY_START_TIMEOUT=15s", "APPRUN_DEPLOY_STOP_GRACE=2s")
 	env := map[string]string{"APPRUN_SERVER": srv.api, "APPRUN_TOKEN": srv.token, "APPRUN_CLI_CONFIG": filepath.Join(t.TempDir(), "cli.json")}
-	t.Cleanup(func() { removeInstallation(t, dataDir, network, "") })
 	src := t.TempDir()
 	copyDir(t, filepath.Join("..", "..", "examples", "go"), filepath.Join(src, "hello"))
 
@@ -143,9 +145,9 @@ func TestDeployProcfileWorkerAndScale(t *testing.T) {
 	b.Close()
 	dataDir := t.TempDir()
 	network := "apprun-e2e-" + strings.ToLower(randomSuffix(t))
+	t.Cleanup(func() { removeInstallation(t, dataDir, network, "") }) // after the server stops
 	srv := startServer(t, dataDir, "APPRUN_DEPLOY_NETWORK="+network, "APPRUN_DEPLOY_STOP_GRACE=2s")
 	env := map[string]string{"APPRUN_SERVER": srv.api, "APPRUN_TOKEN": srv.token, "APPRUN_CLI_CONFIG": filepath.Join(t.TempDir(), "cli.json")}
-	t.Cleanup(func() { removeInstallation(t, dataDir, network, "") })
 	src := filepath.Join(t.TempDir(), "procs")
 	copyDir(t, filepath.Join("..", "..", "examples", "procfile"), src)
 	code, out, errs := cli(t, env, "", "deploy", src)

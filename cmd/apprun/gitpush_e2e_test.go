@@ -31,10 +31,12 @@ func TestGitPushDeploysOverHTTPAndSSH(t *testing.T) {
 	}
 	dataDir := t.TempDir()
 	network := "apprun-e2e-" + strings.ToLower(randomSuffix(t))
+	// Registered before the server starts, so it runs after the server
+	// stopped: a running reconciler would start the instances again.
+	t.Cleanup(func() { removeInstallation(t, dataDir, network, "") })
 	srv := startServer(t, dataDir, "APPRUN_DEPLOY_NETWORK="+network, "APPRUN_DEPLOY_START_TIMEOUT=30s",
 		"APPRUN_DEPLOY_STOP_GRACE=2s", "APPRUN_DEPLOY_DRAIN_TIMEOUT=10s", "APPRUN_GIT_SSH_ADDR=127.0.0.1:0")
 	env := map[string]string{"APPRUN_SERVER": srv.api, "APPRUN_TOKEN": srv.token, "APPRUN_CLI_CONFIG": filepath.Join(t.TempDir(), "cli.json")}
-	t.Cleanup(func() { removeInstallation(t, dataDir, network, "") })
 
 	if code, out, errs := cli(t, env, "", "services", "create", "hello"); code != 0 {
 		t.Fatalf("services create: %d %s%s", code, out, errs)

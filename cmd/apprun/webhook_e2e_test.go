@@ -20,16 +20,18 @@ func TestWebhookDeploysPushedCommit(t *testing.T) {
 	b.Close()
 	dataDir := t.TempDir()
 	network := "apprun-e2e-" + strings.ToLower(randomSuffix(t))
+	var svc struct{ ID string }
+	// Registered before the server starts, so it runs after the server
+	// stopped: a running reconciler would start the instance again.
+	t.Cleanup(func() { removeInstallation(t, dataDir, network, svc.ID) })
 	srv := startServer(t, dataDir, "APPRUN_DEPLOY_NETWORK="+network, "APPRUN_DEPLOY_START_TIMEOUT=30s", "APPRUN_DEPLOY_STOP_GRACE=2s",
 		"APPRUN_GIT_ALLOW_PRIVATE_FETCH=true", "APPRUN_GIT_SSH_ADDR=127.0.0.1:0")
 	repoURL, commit := gitHTTPRepo(t, "Basic "+basicAuth("x-access-token", "git-token-e2e"))
 
-	var svc struct{ ID string }
 	apiJSON(t, srv, "POST", "/api/v1/services", map[string]any{
 		"name": "hooked", "source": map[string]any{"repo": repoURL, "branch": "main"},
 		"secrets": map[string]string{"GIT_TOKEN": "git-token-e2e"},
 	}, http.StatusCreated, &svc)
-	t.Cleanup(func() { removeInstallation(t, dataDir, network, svc.ID) })
 	var sec struct {
 		Secret string
 		URLs   map[string]string

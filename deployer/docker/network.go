@@ -60,11 +60,11 @@ func (e *Engine) EnsureNetwork(ctx context.Context, n deployer.NetworkSpec) (str
 	}
 	created, err := e.cli.NetworkCreate(ctx, n.Name, opts)
 	if err != nil {
-		// Newer engines refuse a duplicate name: someone else won.
-		if cerrdefs.IsConflict(err) {
-			if existing, lerr := e.networksNamed(ctx, n.Name); lerr == nil && len(existing) > 0 {
-				return e.adopt(n, existing)
-			}
+		// Newer engines refuse a duplicate name, and an engine short of
+		// address pools refuses a racer the pool another took: either way,
+		// when the network exists now, someone else won.
+		if existing, lerr := e.networksNamed(ctx, n.Name); lerr == nil && len(existing) > 0 {
+			return e.adopt(n, existing)
 		}
 		return "", fmt.Errorf("creating network %s: %w", n.Name, err)
 	}
