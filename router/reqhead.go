@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // errUseProxy marks a request the fast path leaves to
@@ -116,7 +118,7 @@ func connectionTokens(h http.Header) []string {
 // length is unknown), else with req.ContentLength. It returns errUseProxy
 // for anything it does not write the transport's way.
 func appendRequestHead(b []byte, req *http.Request, chunked bool) ([]byte, error) {
-	if !validToken(req.Method) || !validHost(req.Host) || req.URL == nil || req.URL.Opaque != "" {
+	if !httpguts.ValidHeaderFieldName(req.Method) || !validHost(req.Host) || req.URL == nil || req.URL.Opaque != "" {
 		return b, errUseProxy
 	}
 	if !cleanQuery(req.URL.RawQuery) {
@@ -137,7 +139,7 @@ func appendRequestHead(b []byte, req *http.Request, chunked bool) ([]byte, error
 	// ReverseProxy sends no User-Agent when the client sent none; the
 	// transport sends the first one only.
 	if ua := req.Header["User-Agent"]; len(ua) > 0 && ua[0] != "" {
-		if !validValue(ua[0]) {
+		if !httpguts.ValidHeaderFieldValue(ua[0]) {
 			return b, errUseProxy
 		}
 		b = appendField(b, "User-Agent", ua[0])
@@ -158,11 +160,11 @@ func appendRequestHead(b []byte, req *http.Request, chunked bool) ([]byte, error
 		if skipped(k, tokens) {
 			continue
 		}
-		if !validToken(k) {
+		if !httpguts.ValidHeaderFieldName(k) {
 			return b, errUseProxy
 		}
 		for _, v := range vs {
-			if !validValue(v) {
+			if !httpguts.ValidHeaderFieldValue(v) {
 				return b, errUseProxy
 			}
 			b = appendField(b, k, v)
@@ -176,7 +178,7 @@ func appendRequestHead(b []byte, req *http.Request, chunked bool) ([]byte, error
 	// rewrite(): ProxyRequest.SetXForwarded over a header stripped of every
 	// forwarding header.
 	if ip, _, err := net.SplitHostPort(req.RemoteAddr); err == nil {
-		if !validValue(ip) {
+		if !httpguts.ValidHeaderFieldValue(ip) {
 			return b, errUseProxy
 		}
 		b = appendField(b, "X-Forwarded-For", ip)
@@ -195,36 +197,6 @@ func appendField(b []byte, k, v string) []byte {
 	b = append(b, ": "...)
 	b = append(b, strings.Trim(v, " \t")...)
 	return append(b, "\r\n"...)
-}
-
-// validToken reports whether s is a non-empty RFC 9110 token (a method or
-// a header name).
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// validValue reports whether a header value has no control byte other
-// than tab (net/http's ValidHeaderFieldValue): no CR or LF to start a
-// header of the client's own.
-func validValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // validHost accepts the plain ASCII hosts the transport writes as they
